@@ -1,0 +1,788 @@
+"""Domain flows (RFC 5731): check, info, create, update, delete, renew, transfer.
+
+Each public function takes a `Context` (one transaction) and a typed command, and returns a
+typed result or raises `EppError`. Result codes each flow can return are in its docstring.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+
+from domreg.flows import transfer as trn
+from domreg.flows.base import (
+    Context,
+    check_auth_info,
+    enqueue_poll,
+    forbid,
+    record,
+    registrar_clids,
+    statuses_of,
+)
+from domreg.flows.lookup import (
+    accredited,
+    contact_ids_by_handle,
+    host_ids_by_name,
+    live_domain,
+    parse_or_raise,
+    require_contact,
+    require_domain,
+    tld_for,
+)
+from domreg.model import statuses as st
+from domreg.model.errors import EppError
+from domreg.model.names import NameError_, parse_name
+from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
+from domreg.model.results import Result
+from domreg.store import schema as t
+
+MAX_NAMESERVERS = 13
+CONTACT_TYPES = ("admin", "billing", "tech")
+
+
+# ---------------------------------------------------------------- commands and results
+
+
+@dataclass(frozen=True, slots=True)
+class CheckItem:
+    name: str
+    avail: bool
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class DomainInfo:
+    name: str
+    roid: str
+    sponsor: str
+    full: bool
+    statuses: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    registrant: str | None = None
+    contacts: list[tuple[str, str]] = field(default_factory=list)
+    ns: list[str] | None = None
+    hosts: list[str] | None = None
+    creator: str | None = None
+    created_at: datetime | None = None
+    updater: str | None = None
+    updated_at: datetime | None = None
+    expires_at: datetime | None = None
+    transferred_at: datetime | None = None
+    auth_info: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainCreate:
+    name: str
+    auth_info: str
+    period: Period | None = None
+    ns: tuple[str, ...] = ()
+    registrant: str | None = None
+    contacts: tuple[tuple[str, str], ...] = ()  # (type, handle)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainCreated:
+    name: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DomainUpdate:
+    name: str
+    add_ns: tuple[str, ...] = ()
+    rem_ns: tuple[str, ...] = ()
+    add_contacts: tuple[tuple[str, str], ...] = ()
+    rem_contacts: tuple[tuple[str, str], ...] = ()
+    add_statuses: tuple[tuple[str, str | None, str | None], ...] = ()  # (s, lang, msg)
+    rem_statuses: tuple[str, ...] = ()
+    registrant: str | None = None  # None: unchanged; "" : remove
+    auth_info: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRenew:
+    name: str
+    current_expiry: str  # YYYY-MM-DD
+    period: Period | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRenewed:
+    name: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DomainTransfer:
+    op: str  # query, request, approve, reject, cancel
+    name: str
+    auth_info: str | None = None
+    auth_roid: str | None = None
+    period: Period | None = None
+
+
+# ---------------------------------------------------------------- queries
+
+
+def check(ctx: Context, names: list[str]) -> list[CheckItem]:
+    """Availability of each name. Never fails for one bad name: it is reported unavailable."""
+    items: list[CheckItem] = []
+    parsed: dict[str, str] = {}
+    for raw in names:
+        try:
+            dn = parse_name(raw)
+        except NameError_ as exc:
+            items.append(CheckItem(raw, False, f"Invalid domain name: {exc}"))
+            continue
+        tld = tld_for(ctx.conn, dn)
+        if tld is None:
+            items.append(
+                CheckItem(raw, False, "Not a registrable name under a TLD of this registry")
+            )
+            continue
+        parsed[raw] = dn.name
+        items.append(CheckItem(raw, True))
+    if parsed:
+        taken = {
+            r.name
+            for r in ctx.conn.execute(
+                select(t.domains.c.name).where(
+                    t.domains.c.name.in_(set(parsed.values())), t.domains.c.deleted_at.is_(None)
+                )
+            )
+        }
+        items = [
+            CheckItem(i.name, False, "In use") if i.avail and parsed[i.name] in taken else i
+            for i in items
+        ]
+    return items
+
+
+def info(
+    ctx: Context,
+    name: str,
+    hosts: str = "all",
+    auth_info: str | None = None,
+    auth_roid: str | None = None,
+) -> DomainInfo:
+    """Domain info. 2303 unknown name; 2202 wrong authInfo from a non-sponsor.
+
+    A non-sponsor without authInfo sees only name, roid and sponsor (RFC 5731 section 3.1.2).
+    """
+    conn = ctx.conn
+    row = require_domain(conn, name)
+    is_sponsor = row.registrar_id == ctx.actor.id
+    if not is_sponsor and auth_info is not None:
+        if not _authorised(conn, row, auth_info, auth_roid):
+            raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+    full = is_sponsor or auth_info is not None
+    return render_info(conn, row, hosts, full, show_auth=full)
+
+
+def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: bool) -> DomainInfo:
+    """The info view of a domain row (also used for history snapshots)."""
+    clids = registrar_clids(conn, {row.registrar_id, row.creator_id, row.updater_id})
+    result = DomainInfo(name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=full)
+    if not full:
+        return result
+    ns = [
+        r.name
+        for r in conn.execute(
+            select(t.hosts.c.name)
+            .join(t.domain_hosts, t.domain_hosts.c.host_id == t.hosts.c.id)
+            .where(t.domain_hosts.c.domain_id == row.id)
+            .order_by(t.hosts.c.name)
+        )
+    ]
+    stored = statuses_of(conn, row.roid)
+    shown = st.domain_display(set(stored), bool(ns))
+    result.statuses = [(s, *stored.get(s, (None, None))) for s in shown]
+    if row.registrant_id is not None:
+        result.registrant = conn.execute(
+            select(t.contacts.c.handle).where(t.contacts.c.id == row.registrant_id)
+        ).scalar_one()
+    result.contacts = [
+        (r.type, r.handle)
+        for r in conn.execute(
+            select(t.domain_contacts.c.type, t.contacts.c.handle)
+            .join(t.contacts, t.contacts.c.id == t.domain_contacts.c.contact_id)
+            .where(t.domain_contacts.c.domain_id == row.id)
+            .order_by(t.domain_contacts.c.type, t.contacts.c.handle)
+        )
+    ]
+    if hosts in ("all", "del"):
+        result.ns = ns
+    if hosts in ("all", "sub"):
+        result.hosts = [
+            r.name
+            for r in conn.execute(
+                select(t.hosts.c.name)
+                .where(t.hosts.c.parent_domain_id == row.id, t.hosts.c.deleted_at.is_(None))
+                .order_by(t.hosts.c.name)
+            )
+        ]
+    result.creator = clids[row.creator_id]
+    result.created_at = row.created_at
+    result.updater = clids.get(row.updater_id) if row.updater_id else None
+    result.updated_at = row.updated_at
+    result.expires_at = row.expires_at
+    result.transferred_at = row.transferred_at
+    if show_auth:
+        result.auth_info = row.auth_info
+    return result
+
+
+def snapshot(conn: Connection, domain_id: int) -> dict[str, Any]:
+    row = conn.execute(select(t.domains).where(t.domains.c.id == domain_id)).one()
+    view = render_info(conn, row, "all", full=True, show_auth=False)
+    return {
+        "name": view.name,
+        "roid": view.roid,
+        "sponsor": view.sponsor,
+        "statuses": [s for s, _, _ in view.statuses],
+        "registrant": view.registrant,
+        "contacts": view.contacts,
+        "ns": view.ns,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "expires_at": view.expires_at,
+        "transferred_at": view.transferred_at,
+        "deleted_at": row.deleted_at,
+    }
+
+
+def _authorised(conn: Connection, row: Row, auth_info: str, auth_roid: str | None) -> bool:
+    """authInfo of the domain, or (with roid) of its registrant or a linked contact."""
+    if auth_roid is None or auth_roid == row.roid:
+        return check_auth_info(row.auth_info, auth_info)
+    contact = conn.execute(
+        select(t.contacts.c.id, t.contacts.c.auth_info).where(
+            t.contacts.c.roid == auth_roid, t.contacts.c.deleted_at.is_(None)
+        )
+    ).first()
+    if contact is None:
+        return False
+    linked = contact.id == row.registrant_id or (
+        conn.execute(
+            select(t.domain_contacts.c.contact_id).where(
+                t.domain_contacts.c.domain_id == row.id,
+                t.domain_contacts.c.contact_id == contact.id,
+            )
+        ).first()
+        is not None
+    )
+    return linked and check_auth_info(contact.auth_info, auth_info)
+
+
+# ---------------------------------------------------------------- transforms
+
+
+def _years(period: Period | None, what: str) -> int:
+    period = period or ONE_YEAR
+    years = period.whole_years
+    if years is None:
+        raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"{what} period must be whole years")
+    if not 1 <= years <= MAX_YEARS:
+        raise EppError(
+            Result.PARAMETER_VALUE_RANGE_ERROR, f"{what} period must be 1 to {MAX_YEARS} years"
+        )
+    return years
+
+
+def _check_contacts(contacts: tuple[tuple[str, str], ...]) -> None:
+    for ctype, _ in contacts:
+        if ctype not in CONTACT_TYPES:
+            raise EppError(Result.PARAMETER_VALUE_SYNTAX_ERROR, f"unknown contact type {ctype}")
+
+
+def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
+    """Create a domain.
+
+    2005 bad name syntax; 2306 name not under a served TLD, or policy period/limits;
+    2004 period out of range; 2201 registrar not accredited for the TLD;
+    2302 name already registered; 2303 a named contact or host does not exist.
+    """
+    conn = ctx.conn
+    dn = parse_or_raise(cmd.name, "domain name")
+    tld = tld_for(conn, dn)
+    if tld is None:
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR,
+            f"{dn.name} is not directly under a TLD of this registry",
+        )
+    if not accredited(conn, ctx.actor.id, tld.id):
+        raise EppError(Result.AUTHORIZATION_ERROR, f"registrar is not accredited for .{tld.name}")
+    years = _years(cmd.period, "registration")
+    if not tld.min_period_years <= years <= tld.max_period_years:
+        raise EppError(
+            Result.PARAMETER_VALUE_RANGE_ERROR,
+            f".{tld.name} registers for {tld.min_period_years} to {tld.max_period_years} years",
+        )
+    if live_domain(conn, dn.name) is not None:
+        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
+    if len(set(cmd.ns)) > MAX_NAMESERVERS:
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
+        )
+    _check_contacts(cmd.contacts)
+    host_ids = host_ids_by_name(conn, list(cmd.ns))
+    contact_ids = contact_ids_by_handle(conn, [h for _, h in cmd.contacts])
+    registrant_id = require_contact(conn, cmd.registrant).id if cmd.registrant else None
+
+    expires = add_months(ctx.now, 12 * years)
+    domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
+    try:
+        with conn.begin_nested():
+            domain_id = conn.execute(
+                insert(t.domains)
+                .values(
+                    roid=domain_roid,
+                    name=dn.name,
+                    tld_id=tld.id,
+                    registrar_id=ctx.actor.id,
+                    creator_id=ctx.actor.id,
+                    created_at=ctx.now,
+                    expires_at=expires,
+                    registrant_id=registrant_id,
+                    auth_info=cmd.auth_info,
+                )
+                .returning(t.domains.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        # Another session registered the name between our check and our insert.
+        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered") from None
+    if host_ids:
+        conn.execute(
+            insert(t.domain_hosts),
+            [{"domain_id": domain_id, "host_id": h} for h in set(host_ids.values())],
+        )
+    links = {(ctype, contact_ids[h]) for ctype, h in cmd.contacts}
+    if links:
+        conn.execute(
+            insert(t.domain_contacts),
+            [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
+        )
+    record(
+        ctx,
+        object_type="domain",
+        roid_=domain_roid,
+        name=dn.name,
+        command="domain:create",
+        snapshot=snapshot(conn, domain_id),
+        tld=tld.name,
+    )
+    return DomainCreated(dn.name, ctx.now, expires)
+
+
+def _sponsored(ctx: Context, raw: str, what: str) -> Row:
+    row = require_domain(ctx.conn, raw, for_update=True)
+    if row.registrar_id != ctx.actor.id:
+        raise EppError(Result.AUTHORIZATION_ERROR, f"{what} is for the sponsoring registrar only")
+    return row
+
+
+def _tld_name(conn: Connection, tld_id: int) -> str:
+    return str(conn.execute(select(t.tlds.c.name).where(t.tlds.c.id == tld_id)).scalar_one())
+
+
+def update(ctx: Context, cmd: DomainUpdate) -> None:
+    """Update a domain's nameservers, contacts, statuses, registrant or authInfo.
+
+    2201 not the sponsor; 2303 unknown domain, host or contact; 2304 status prohibits update;
+    2306 a status not settable by clients, an element added twice or removed but absent,
+    or too many nameservers.
+    """
+    conn = ctx.conn
+    row = _sponsored(ctx, cmd.name, "update")
+    stored = statuses_of(conn, row.roid)
+    only_unlocking = (
+        not (cmd.add_ns or cmd.rem_ns or cmd.add_contacts or cmd.rem_contacts or cmd.add_statuses)
+        and cmd.registrant is None
+        and cmd.auth_info is None
+        and st.CLIENT_UPDATE_PROHIBITED in cmd.rem_statuses
+    )
+    prohibited = (
+        st.UPDATE_PROHIBITED - {st.CLIENT_UPDATE_PROHIBITED}
+        if only_unlocking
+        else st.UPDATE_PROHIBITED
+    )
+    forbid(stored, prohibited, "update")
+
+    for s in [*(s for s, _, _ in cmd.add_statuses), *cmd.rem_statuses]:
+        if s not in st.DOMAIN_CLIENT_SETTABLE:
+            raise EppError(
+                Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
+            )
+    for s in cmd.rem_statuses:
+        if s not in stored:
+            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is not set")
+    for s, _, _ in cmd.add_statuses:
+        if s in stored and s not in cmd.rem_statuses:
+            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")
+
+    current_ns = {
+        r.host_id
+        for r in conn.execute(
+            select(t.domain_hosts.c.host_id).where(t.domain_hosts.c.domain_id == row.id)
+        )
+    }
+    rem_ns = host_ids_by_name(conn, list(cmd.rem_ns))
+    add_ns = host_ids_by_name(conn, list(cmd.add_ns))
+    for n, hid in rem_ns.items():
+        if hid not in current_ns:
+            raise EppError(
+                Result.PARAMETER_VALUE_POLICY_ERROR, f"nameserver {n} is not on the domain"
+            )
+    after_rem = current_ns - set(rem_ns.values())
+    for n, hid in add_ns.items():
+        if hid in after_rem:
+            raise EppError(
+                Result.PARAMETER_VALUE_POLICY_ERROR, f"nameserver {n} is already on the domain"
+            )
+    if len(after_rem | set(add_ns.values())) > MAX_NAMESERVERS:
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
+        )
+
+    _check_contacts(cmd.add_contacts + cmd.rem_contacts)
+    current_contacts = {
+        (r.type, r.contact_id)
+        for r in conn.execute(
+            select(t.domain_contacts.c.type, t.domain_contacts.c.contact_id).where(
+                t.domain_contacts.c.domain_id == row.id
+            )
+        )
+    }
+    ids = contact_ids_by_handle(conn, [h for _, h in cmd.add_contacts + cmd.rem_contacts])
+    rem_c = {(ct, ids[h]) for ct, h in cmd.rem_contacts}
+    add_c = {(ct, ids[h]) for ct, h in cmd.add_contacts}
+    for link in rem_c - current_contacts:
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR, f"{link[0]} contact is not on the domain"
+        )
+    for link in add_c & (current_contacts - rem_c):
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR, f"{link[0]} contact is already on the domain"
+        )
+
+    values: dict[str, Any] = {"updater_id": ctx.actor.id, "updated_at": ctx.now}
+    if cmd.registrant is not None:
+        values["registrant_id"] = (
+            require_contact(conn, cmd.registrant).id if cmd.registrant else None
+        )
+    if cmd.auth_info is not None:
+        values["auth_info"] = cmd.auth_info
+
+    if rem_ns:
+        conn.execute(
+            delete(t.domain_hosts).where(
+                t.domain_hosts.c.domain_id == row.id, t.domain_hosts.c.host_id.in_(rem_ns.values())
+            )
+        )
+    if add_ns:
+        conn.execute(
+            insert(t.domain_hosts), [{"domain_id": row.id, "host_id": h} for h in add_ns.values()]
+        )
+    for ctype, cid in rem_c:
+        conn.execute(
+            delete(t.domain_contacts).where(
+                t.domain_contacts.c.domain_id == row.id,
+                t.domain_contacts.c.type == ctype,
+                t.domain_contacts.c.contact_id == cid,
+            )
+        )
+    if add_c:
+        conn.execute(
+            insert(t.domain_contacts),
+            [{"domain_id": row.id, "type": c, "contact_id": i} for c, i in add_c],
+        )
+    if cmd.rem_statuses:
+        conn.execute(
+            delete(t.statuses).where(
+                t.statuses.c.roid == row.roid, t.statuses.c.status.in_(cmd.rem_statuses)
+            )
+        )
+    if cmd.add_statuses:
+        conn.execute(
+            insert(t.statuses),
+            [
+                {"roid": row.roid, "status": s, "lang": lang, "message": msg}
+                for s, lang, msg in cmd.add_statuses
+            ],
+        )
+    conn.execute(sql_update(t.domains).where(t.domains.c.id == row.id).values(**values))
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command="domain:update",
+        snapshot=snapshot(conn, row.id),
+        tld=_tld_name(conn, row.tld_id),
+    )
+
+
+def delete_(ctx: Context, name: str) -> None:
+    """Delete a domain (purged at once until the lifecycle adds grace and redemption).
+
+    2201 not the sponsor; 2303 unknown; 2304 status prohibits delete;
+    2305 subordinate hosts still exist.
+    """
+    conn = ctx.conn
+    row = _sponsored(ctx, name, "delete")
+    forbid(statuses_of(conn, row.roid), st.DELETE_PROHIBITED, "delete")
+    subordinate = conn.execute(
+        select(t.hosts.c.name).where(
+            t.hosts.c.parent_domain_id == row.id, t.hosts.c.deleted_at.is_(None)
+        )
+    ).first()
+    if subordinate is not None:
+        raise EppError(
+            Result.OBJECT_ASSOCIATION_PROHIBITS_OPERATION,
+            f"subordinate host {subordinate.name} exists; delete or rename it first",
+        )
+    conn.execute(
+        sql_update(t.domains)
+        .where(t.domains.c.id == row.id)
+        .values(deleted_at=ctx.now, updated_at=ctx.now, updater_id=ctx.actor.id)
+    )
+    snap = snapshot(conn, row.id)
+    conn.execute(delete(t.domain_hosts).where(t.domain_hosts.c.domain_id == row.id))
+    conn.execute(delete(t.domain_contacts).where(t.domain_contacts.c.domain_id == row.id))
+    conn.execute(delete(t.statuses).where(t.statuses.c.roid == row.roid))
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command="domain:delete",
+        snapshot=snap,
+        tld=_tld_name(conn, row.tld_id),
+    )
+
+
+def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
+    """Renew a domain for a period.
+
+    2201 not the sponsor; 2303 unknown; 2304 status prohibits renewal;
+    2306 curExpDate is not the current expiry date; 2004 period out of range, or the new
+    expiry would be more than 10 years ahead.
+    """
+    conn = ctx.conn
+    row = _sponsored(ctx, cmd.name, "renew")
+    forbid(statuses_of(conn, row.roid), st.RENEW_PROHIBITED, "renewal")
+    if row.expires_at.date().isoformat() != cmd.current_expiry:
+        raise EppError(
+            Result.PARAMETER_VALUE_POLICY_ERROR,
+            f"curExpDate {cmd.current_expiry} is not the current expiry date {row.expires_at.date()}",
+        )
+    years = _years(cmd.period, "renewal")
+    new_expiry = add_months(row.expires_at, 12 * years)
+    if new_expiry > add_months(ctx.now, 12 * MAX_YEARS):
+        raise EppError(
+            Result.PARAMETER_VALUE_RANGE_ERROR,
+            f"renewal would put the expiry more than {MAX_YEARS} years ahead",
+        )
+    conn.execute(
+        sql_update(t.domains)
+        .where(t.domains.c.id == row.id)
+        .values(expires_at=new_expiry, updated_at=ctx.now, updater_id=ctx.actor.id)
+    )
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command="domain:renew",
+        snapshot=snapshot(conn, row.id),
+        tld=_tld_name(conn, row.tld_id),
+    )
+    return DomainRenewed(row.name, new_expiry)
+
+
+def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
+    """Transfer query, request, approve, reject and cancel.
+
+    query: 2303 unknown; 2201 neither party and no authInfo; 2202 wrong authInfo;
+    2301 no transfer ever. request: 2106 already the sponsor; 2202 missing or wrong authInfo;
+    2300 already pending; 2304 status prohibits transfer; 2004 period out of range.
+    approve/reject: 2201 not the sponsor; 2301 not pending. cancel: 2201 not the requester;
+    2301 not pending.
+    """
+    conn = ctx.conn
+    if cmd.op == "query":
+        row = require_domain(conn, cmd.name)
+        party = ctx.actor.id in (row.registrar_id, row.trn_gaining_id)
+        if not party:
+            if cmd.auth_info is None:
+                raise EppError(
+                    Result.AUTHORIZATION_ERROR, "transfer query needs authInfo from a non-party"
+                )
+            if not _authorised(conn, row, cmd.auth_info, cmd.auth_roid):
+                raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+        return trn.transfer_data(conn, "domain", row.name, row)
+    if cmd.op == "request":
+        return _request(ctx, cmd)
+    row = require_domain(conn, cmd.name, for_update=True)
+    if row.trn_status != trn.PENDING:
+        raise EppError(
+            Result.OBJECT_NOT_PENDING_TRANSFER, f"domain {row.name} has no pending transfer"
+        )
+    if cmd.op == "cancel":
+        if ctx.actor.id != row.trn_gaining_id:
+            raise EppError(Result.AUTHORIZATION_ERROR, "only the requesting registrar can cancel")
+        return _finish(ctx, row, trn.CLIENT_CANCELLED, notify=row.trn_losing_id)
+    if ctx.actor.id != row.registrar_id:
+        raise EppError(
+            Result.AUTHORIZATION_ERROR, "only the sponsoring registrar can approve or reject"
+        )
+    if cmd.op == "reject":
+        return _finish(ctx, row, trn.CLIENT_REJECTED, notify=row.trn_gaining_id)
+    return complete_transfer(ctx, row, trn.CLIENT_APPROVED)
+
+
+def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
+    conn = ctx.conn
+    row = require_domain(conn, cmd.name, for_update=True)
+    if row.registrar_id == ctx.actor.id:
+        raise EppError(Result.OBJECT_NOT_ELIGIBLE_FOR_TRANSFER, "the domain is already yours")
+    if not accredited(conn, ctx.actor.id, row.tld_id):
+        raise EppError(Result.AUTHORIZATION_ERROR, "registrar is not accredited for this TLD")
+    if cmd.auth_info is None or not _authorised(conn, row, cmd.auth_info, cmd.auth_roid):
+        raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+    if row.trn_status == trn.PENDING:
+        raise EppError(Result.OBJECT_PENDING_TRANSFER, "a transfer is already pending")
+    forbid(statuses_of(conn, row.roid), st.TRANSFER_PROHIBITED, "transfer")
+    years = _years(cmd.period, "transfer")
+    new_expiry = add_months(row.expires_at, 12 * years)
+    # RFC 5731 caps registrations at 10 years; the extension is reduced rather than refused.
+    cap = add_months(ctx.now, 12 * MAX_YEARS)
+    new_expiry = min(new_expiry, cap)
+    action_at = ctx.now + timedelta(days=trn.DEFAULT_PENDING_DAYS)
+    conn.execute(
+        sql_update(t.domains)
+        .where(t.domains.c.id == row.id)
+        .values(
+            trn_status=trn.PENDING,
+            trn_gaining_id=ctx.actor.id,
+            trn_losing_id=row.registrar_id,
+            trn_requested_at=ctx.now,
+            trn_action_at=action_at,
+            trn_expires_at=new_expiry,
+            trn_period_months=12 * years,
+        )
+    )
+    conn.execute(insert(t.statuses).values(roid=row.roid, status=st.PENDING_TRANSFER))
+    fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
+    data = trn.transfer_data(conn, "domain", row.name, fresh)
+    enqueue_poll(ctx, row.registrar_id, "transfer", "Transfer requested.", _poll_payload(data))
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command="domain:transfer-request",
+        snapshot=snapshot(conn, row.id),
+        tld=_tld_name(conn, row.tld_id),
+        publish=False,
+    )
+    return data
+
+
+def _poll_payload(data: trn.TransferData) -> dict[str, Any]:
+    return {
+        "object_type": data.object_type,
+        "name": data.name,
+        "status": data.status,
+        "gaining": data.gaining,
+        "requested_at": data.requested_at.isoformat(),
+        "losing": data.losing,
+        "action_at": data.action_at.isoformat(),
+        "expires_at": data.expires_at.isoformat() if data.expires_at else None,
+    }
+
+
+def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferData:
+    conn = ctx.conn
+    conn.execute(
+        sql_update(t.domains)
+        .where(t.domains.c.id == row.id)
+        .values(trn_status=status, trn_action_at=ctx.now)
+    )
+    conn.execute(
+        delete(t.statuses).where(
+            t.statuses.c.roid == row.roid, t.statuses.c.status == st.PENDING_TRANSFER
+        )
+    )
+    fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
+    data = trn.transfer_data(conn, "domain", row.name, fresh)
+    messages = {
+        trn.CLIENT_REJECTED: "Transfer rejected.",
+        trn.CLIENT_CANCELLED: "Transfer cancelled.",
+        trn.SERVER_CANCELLED: "Transfer cancelled by the registry.",
+    }
+    enqueue_poll(ctx, notify, "transfer", messages[status], _poll_payload(data))
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command=f"domain:transfer-{status}",
+        snapshot=snapshot(conn, row.id),
+        tld=_tld_name(conn, row.tld_id),
+        publish=False,
+    )
+    return data
+
+
+def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
+    """Move the domain (and its subordinate hosts) to the gaining registrar; both sides polled."""
+    conn = ctx.conn
+    gaining = row.trn_gaining_id
+    conn.execute(
+        sql_update(t.domains)
+        .where(t.domains.c.id == row.id)
+        .values(
+            registrar_id=gaining,
+            transferred_at=ctx.now,
+            expires_at=row.trn_expires_at,
+            auth_info=secrets.token_urlsafe(12),
+            trn_status=status,
+            trn_action_at=ctx.now,
+            updated_at=ctx.now,
+            updater_id=ctx.actor.id,
+        )
+    )
+    conn.execute(
+        sql_update(t.hosts)
+        .where(t.hosts.c.parent_domain_id == row.id, t.hosts.c.deleted_at.is_(None))
+        .values(registrar_id=gaining, transferred_at=ctx.now)
+    )
+    conn.execute(
+        delete(t.statuses).where(
+            t.statuses.c.roid == row.roid, t.statuses.c.status == st.PENDING_TRANSFER
+        )
+    )
+    fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
+    data = trn.transfer_data(conn, "domain", row.name, fresh)
+    payload = _poll_payload(data)
+    enqueue_poll(ctx, gaining, "transfer", "Transfer approved.", payload)
+    if ctx.actor.id != row.trn_losing_id:
+        enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)
+    record(
+        ctx,
+        object_type="domain",
+        roid_=row.roid,
+        name=row.name,
+        command=f"domain:transfer-{status}",
+        snapshot=snapshot(conn, row.id),
+        tld=_tld_name(conn, row.tld_id),
+    )
+    return data
