@@ -1,0 +1,1 @@
+"""The `domreg` command line: administration, the server, and an EPP client."""

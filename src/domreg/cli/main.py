@@ -1,0 +1,247 @@
+"""`domreg` entry point: parses arguments and dispatches to one subcommand.
+
+Argument errors are one line on stderr and exit status 2; refused operator requests
+(an existing TLD, an unknown registrar...) too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from domreg import config as config_mod
+from domreg.clock import Clock
+from domreg.flows import registry
+from domreg.store import migrate
+from domreg.store.db import Database
+
+
+ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _db(cfg: config_mod.Config) -> Database:
+    return Database(cfg.database_url, pool_size=2)
+
+
+def cmd_init(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    from domreg import tls
+
+    Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
+    db = _db(cfg)
+    migrate.upgrade(db.engine)
+    tls.ensure_ca(cfg.tls_dir)
+    tls.ensure_server_cert(cfg.tls_dir, [])
+    print(f"database ready: {cfg.database_url} (schema {migrate.current_revision(db.engine)})")
+    print(f"TLS: {cfg.epp_cert} (CA {cfg.epp_client_ca})")
+    if args.demo:
+        now = Clock().now()
+        with db.write() as conn:
+            existing = {t.name for t in registry.list_tlds(conn)}
+            if "test" not in existing:
+                registry.add_tld(conn, now, "test")
+            if not any(r.clid == "demo" for r in registry.list_registrars(conn)):
+                password = "".join(secrets.choice(ALPHABET) for _ in range(12))
+                registry.add_registrar(
+                    conn, now, clid="demo", name="Demo Registrar", password=password, tlds=["test"]
+                )
+                registry.credit(conn, now, "demo", 1_000_000)
+                (Path(cfg.data_dir) / "demo-password").write_text(password + "\n")
+                print(f"demo TLD: test; demo registrar: demo, password: {password}")
+            else:
+                print(
+                    "demo TLD and registrar exist already; password in",
+                    Path(cfg.data_dir) / "demo-password",
+                )
+    db.close()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    db = _db(cfg)
+    before = migrate.current_revision(db.engine)
+    migrate.upgrade(db.engine)
+    print(f"schema {before} -> {migrate.current_revision(db.engine)}")
+    db.close()
+    return 0
+
+
+def cmd_tld_add(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    db = _db(cfg)
+    with db.write() as conn:
+        registry.add_tld(conn, Clock().now(), args.name)
+    print(f"TLD {args.name.lower()} added")
+    return 0
+
+
+def cmd_tld_list(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    db = _db(cfg)
+    with db.read() as conn:
+        rows = registry.list_tlds(conn)
+    print(f"{'TLD':<20} {'REPOSITORY':<10} {'DOMAINS':>8} {'REGISTRARS':>10}")
+    for t in rows:
+        print(f"{t.name:<20} {t.repository_id:<10} {t.domains:>8} {t.registrars:>10}")
+    return 0
+
+
+def cmd_registrar_add(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    db = _db(cfg)
+    with db.write() as conn:
+        registry.add_registrar(
+            conn,
+            Clock().now(),
+            clid=args.clid,
+            name=args.name,
+            password=args.password,
+            cert_fingerprints=args.cert_fingerprint,
+            allowed_ips=args.allow_ip,
+            tlds=args.tld,
+            email=args.email,
+        )
+    print(f"registrar {args.clid} added")
+    return 0
+
+
+def _parse_amount(text: str) -> int:
+    """'12.50' -> 1250 minor units; integers only in cents precision."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"domreg registrar credit: invalid amount {text!r}") from None
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise UsageError(f"domreg registrar credit: amount {text} has more than two decimals")
+    return int(cents)
+
+
+def cmd_registrar_credit(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    amount = _parse_amount(args.amount)
+    db = _db(cfg)
+    with db.write() as conn:
+        balance = registry.credit(conn, Clock().now(), args.clid, amount)
+    print(f"registrar {args.clid} balance: {balance / 100:.2f}")
+    return 0
+
+
+def cmd_registrar_list(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    db = _db(cfg)
+    with db.read() as conn:
+        rows = registry.list_registrars(conn)
+    print(f"{'CLID':<16} {'STATUS':<9} {'BALANCE':>12} {'TLDS':<20} NAME")
+    for r in rows:
+        print(
+            f"{r.clid:<16} {r.status:<9} {r.balance / 100:>12.2f} {','.join(r.tlds):<20} {r.name}"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    from domreg.serve import serve
+
+    if not Path(cfg.epp_cert).exists():
+        raise UsageError(
+            f"domreg serve: no TLS certificate at {cfg.epp_cert}; run `domreg init` first"
+        )
+    return serve(cfg)
+
+
+def cmd_epp(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    from domreg.cli.epp import run
+
+    return run(args, cfg)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="domreg", description="domreg: a domain name registry")
+    p.add_argument("--config", help="configuration file (default ./domreg.toml)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    init = sub.add_parser("init", help="create the database and TLS material")
+    init.add_argument(
+        "--demo", action="store_true", help="also create TLD 'test' and registrar 'demo'"
+    )
+    init.set_defaults(fn=cmd_init)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, parser_class=Parser
+    )
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(fn=cmd_db_upgrade)
+
+    tld = sub.add_parser("tld", help="TLDs").add_subparsers(
+        dest="tld_command", required=True, parser_class=Parser
+    )
+    add = tld.add_parser("add", help="add a TLD")
+    add.add_argument("name")
+    add.set_defaults(fn=cmd_tld_add)
+    tld.add_parser("list", help="list TLDs").set_defaults(fn=cmd_tld_list)
+
+    reg = sub.add_parser("registrar", help="registrars").add_subparsers(
+        dest="registrar_command", required=True, parser_class=Parser
+    )
+    radd = reg.add_parser("add", help="add a registrar")
+    radd.add_argument("clid")
+    radd.add_argument("--name", required=True)
+    radd.add_argument("--password", required=True, help="EPP password (6-16 characters)")
+    radd.add_argument("--email")
+    radd.add_argument(
+        "--cert-fingerprint",
+        action="append",
+        default=[],
+        metavar="SHA256",
+        help="required client certificate (SHA-256 of DER, hex); repeatable",
+    )
+    radd.add_argument(
+        "--allow-ip",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="allowed source network; repeatable",
+    )
+    radd.add_argument(
+        "--tld", action="append", default=[], metavar="NAME", help="accredit for TLD; repeatable"
+    )
+    radd.set_defaults(fn=cmd_registrar_add)
+    credit = reg.add_parser("credit", help="add funds to a registrar's balance")
+    credit.add_argument("clid")
+    credit.add_argument("amount", help="amount in the currency's units, e.g. 100 or 12.50")
+    credit.set_defaults(fn=cmd_registrar_credit)
+    reg.add_parser("list", help="list registrars").set_defaults(fn=cmd_registrar_list)
+
+    sub.add_parser("serve", help="run every service").set_defaults(fn=cmd_serve)
+
+    from domreg.cli.epp import add_parser as add_epp
+
+    add_epp(sub).set_defaults(fn=cmd_epp)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        cfg = config_mod.load(args.config)
+        return int(args.fn(args, cfg))
+    except UsageError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    except (registry.RegistryError, config_mod.ConfigError) as exc:
+        print(f"domreg: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

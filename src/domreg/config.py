@@ -1,0 +1,88 @@
+"""Configuration: defaults that work for the embedded demo, then `domreg.toml`, then `DOMREG_*`
+environment variables (highest precedence). Every key is listed in `Config`."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Config:
+    data_dir: str = "var"
+    database_url: str = ""  # default: sqlite:///<data_dir>/domreg.db
+    epp_host: str = "127.0.0.1"
+    epp_port: int = 7000
+    epp_max_frame: int = 65536
+    epp_idle_timeout: float = 600.0
+    epp_cert: str = ""  # default: <data_dir>/tls/server.crt
+    epp_key: str = ""  # default: <data_dir>/tls/server.key
+    epp_client_ca: str = ""  # default: <data_dir>/tls/ca.crt (client certificates it issued)
+    epp_server_id: str = "domreg EPP server"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    whois_host: str = "127.0.0.1"
+    whois_port: int = 4343
+    workers: int = 1
+    db_pool_size: int = 8
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        self.fill_defaults()
+
+    def fill_defaults(self) -> None:
+        data = Path(self.data_dir)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{data / 'domreg.db'}"
+        if not self.epp_cert:
+            self.epp_cert = str(data / "tls" / "server.crt")
+        if not self.epp_key:
+            self.epp_key = str(data / "tls" / "server.key")
+        if not self.epp_client_ca:
+            self.epp_client_ca = str(data / "tls" / "ca.crt")
+
+    @property
+    def tls_dir(self) -> Path:
+        return Path(self.data_dir) / "tls"
+
+
+def load(path: str | None = None, env: dict[str, str] | None = None) -> Config:
+    """Build the configuration from `path` (or ./domreg.toml if present) and the environment."""
+    env = dict(os.environ) if env is None else env
+    values: dict[str, object] = {}
+    toml_path = Path(path or env.get("DOMREG_CONFIG", "domreg.toml"))
+    if toml_path.exists():
+        try:
+            with toml_path.open("rb") as fh:
+                values.update(tomllib.load(fh))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: {exc}") from None
+    elif path:
+        raise ConfigError(f"configuration file {path} does not exist")
+    known = {f.name: f for f in fields(Config)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown configuration key {key!r}")
+    for f in known.values():
+        env_value = env.get("DOMREG_" + f.name.upper())
+        if env_value is not None:
+            values[f.name] = env_value
+    typed: dict[str, object] = {}
+    for key, value in values.items():
+        kind = known[key].type
+        try:
+            if kind == "int":
+                typed[key] = int(value)  # type: ignore[call-overload]
+            elif kind == "float":
+                typed[key] = float(value)  # type: ignore[arg-type]
+            else:
+                typed[key] = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"configuration key {key} must be {kind}, not {value!r}") from None
+    return Config(**typed)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""EPP (RFC 5730-5734): transport, XML codec, session state machine, client."""

@@ -1,0 +1,289 @@
+"""The EPP session state machine (RFC 5730 section 2): greeting, login, commands, logout.
+
+One `Session` per connection. `handle(frame)` returns the response bytes and whether the
+server must close the connection afterwards. Database work runs through `Database.run`,
+one transaction per command, with one `now` from the registry clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from domreg.clock import Clock
+from domreg.epp import codec, render
+from domreg.epp import namespaces as ns
+from domreg.flows import contact, domain, host, poll, session
+from domreg.flows.base import Actor, Context, SvTrIds
+from domreg.model.errors import EppError
+from domreg.model.results import Result
+from domreg.store.db import Database
+
+log = logging.getLogger("domreg.epp")
+
+MAX_FAILED_LOGINS = 3
+
+#: Commands that only read: they run in a read-only transaction.
+QUERIES = frozenset({"check", "info"})
+
+
+@dataclass
+class Registry:
+    """What every session of a server shares."""
+
+    db: Database
+    clock: Clock = field(default_factory=Clock)
+    server_id: str = "domreg EPP server"
+    svtrids: SvTrIds = field(default_factory=SvTrIds)
+
+    def greeting(self) -> bytes:
+        return render.greeting(self.server_id, self.clock.now())
+
+
+Handler = Callable[[Context, Any], tuple[Result, str]]
+
+
+def _domain_check(ctx: Context, names: list[str]) -> tuple[Result, str]:
+    return Result.SUCCESS, render.domain_check(domain.check(ctx, names))
+
+
+def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str]:
+    return Result.SUCCESS, render.domain_info(domain.info(ctx, **a))
+
+
+def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Result, str]:
+    return Result.SUCCESS, render.domain_created(domain.create(ctx, cmd))
+
+
+def _domain_update(ctx: Context, cmd: domain.DomainUpdate) -> tuple[Result, str]:
+    domain.update(ctx, cmd)
+    return Result.SUCCESS, ""
+
+
+def _domain_delete(ctx: Context, name: str) -> tuple[Result, str]:
+    domain.delete_(ctx, name)
+    return Result.SUCCESS, ""
+
+
+def _domain_renew(ctx: Context, cmd: domain.DomainRenew) -> tuple[Result, str]:
+    return Result.SUCCESS, render.domain_renewed(domain.renew(ctx, cmd))
+
+
+def _transfer_result(data: Any, op: str) -> tuple[Result, str]:
+    code = Result.SUCCESS_PENDING if op == "request" else Result.SUCCESS
+    return code, render.transfer(data)
+
+
+def _domain_transfer(ctx: Context, cmd: domain.DomainTransfer) -> tuple[Result, str]:
+    return _transfer_result(domain.transfer(ctx, cmd), cmd.op)
+
+
+def _host_check(ctx: Context, names: list[str]) -> tuple[Result, str]:
+    return Result.SUCCESS, render.host_check(host.check(ctx, names))
+
+
+def _host_info(ctx: Context, name: str) -> tuple[Result, str]:
+    return Result.SUCCESS, render.host_info(host.info(ctx, name))
+
+
+def _host_create(ctx: Context, cmd: host.HostCreate) -> tuple[Result, str]:
+    return Result.SUCCESS, render.host_created(host.create(ctx, cmd))
+
+
+def _host_update(ctx: Context, cmd: host.HostUpdate) -> tuple[Result, str]:
+    host.update(ctx, cmd)
+    return Result.SUCCESS, ""
+
+
+def _host_delete(ctx: Context, name: str) -> tuple[Result, str]:
+    host.delete_(ctx, name)
+    return Result.SUCCESS, ""
+
+
+def _contact_check(ctx: Context, ids: list[str]) -> tuple[Result, str]:
+    return Result.SUCCESS, render.contact_check(contact.check(ctx, ids))
+
+
+def _contact_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str]:
+    return Result.SUCCESS, render.contact_info(contact.info(ctx, a["id"], a["auth_info"]))
+
+
+def _contact_create(ctx: Context, cmd: contact.ContactCreate) -> tuple[Result, str]:
+    return Result.SUCCESS, render.contact_created(contact.create(ctx, cmd))
+
+
+def _contact_update(ctx: Context, cmd: contact.ContactUpdate) -> tuple[Result, str]:
+    contact.update(ctx, cmd)
+    return Result.SUCCESS, ""
+
+
+def _contact_delete(ctx: Context, handle: str) -> tuple[Result, str]:
+    contact.delete_(ctx, handle)
+    return Result.SUCCESS, ""
+
+
+def _contact_transfer(ctx: Context, cmd: contact.ContactTransfer) -> tuple[Result, str]:
+    return _transfer_result(contact.transfer(ctx, cmd), cmd.op)
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("domain", "check"): _domain_check,
+    ("domain", "info"): _domain_info,
+    ("domain", "create"): _domain_create,
+    ("domain", "update"): _domain_update,
+    ("domain", "delete"): _domain_delete,
+    ("domain", "renew"): _domain_renew,
+    ("domain", "transfer"): _domain_transfer,
+    ("host", "check"): _host_check,
+    ("host", "info"): _host_info,
+    ("host", "create"): _host_create,
+    ("host", "update"): _host_update,
+    ("host", "delete"): _host_delete,
+    ("contact", "check"): _contact_check,
+    ("contact", "info"): _contact_info,
+    ("contact", "create"): _contact_create,
+    ("contact", "update"): _contact_update,
+    ("contact", "delete"): _contact_delete,
+    ("contact", "transfer"): _contact_transfer,
+}
+
+
+class Session:
+    """One client connection's EPP state."""
+
+    def __init__(
+        self, registry: Registry, peer_ip: str | None, cert_fingerprint: str | None
+    ) -> None:
+        self.registry = registry
+        self.peer_ip = peer_ip
+        self.cert_fingerprint = cert_fingerprint
+        self.actor: Actor | None = None
+        self.objects: frozenset[str] = frozenset()
+        self.extensions: frozenset[str] = frozenset()
+        self.failed_logins = 0
+
+    async def handle(self, data: bytes) -> tuple[bytes, bool]:
+        """Answer one frame: (response bytes, close the connection after sending)."""
+        svtrid = self.registry.svtrids.next()
+        try:
+            frame = codec.parse_frame(data)
+        except codec.FrameError as err:
+            return render.response(
+                err.code, svtrid, err.cltrid, msg=err.text, values=err.values
+            ), False
+        cmd = frame.command
+        try:
+            if isinstance(cmd, codec.Hello):
+                return self.registry.greeting(), False
+            if isinstance(cmd, codec.LoginCmd):
+                return await self._login(cmd, frame.cltrid, svtrid)
+            if self.actor is None:
+                raise EppError(Result.COMMAND_USE_ERROR, "log in first")
+            if isinstance(cmd, codec.LogoutCmd):
+                self.actor = None
+                return render.response(Result.SUCCESS_ENDING_SESSION, svtrid, frame.cltrid), True
+            if isinstance(cmd, codec.PollCmd):
+                return await self._poll(cmd, frame.cltrid, svtrid), False
+            return await self._object(cmd, frame.cltrid, svtrid), False
+        except EppError as err:
+            close = err.code.closes_session
+            return render.response(
+                err.code, svtrid, frame.cltrid, msg=err.text, values=err.values
+            ), close
+        except Exception:
+            log.exception("command failed: svTRID %s", svtrid)
+            return render.response(
+                Result.COMMAND_FAILED,
+                svtrid,
+                frame.cltrid,
+                msg="Command failed: internal error, logged as " + svtrid,
+            ), False
+
+    async def _login(
+        self, cmd: codec.LoginCmd, cltrid: str | None, svtrid: str
+    ) -> tuple[bytes, bool]:
+        if self.actor is not None:
+            raise EppError(Result.COMMAND_USE_ERROR, "already logged in")
+        if cmd.version != "1.0":
+            raise EppError(
+                Result.UNIMPLEMENTED_PROTOCOL_VERSION, f"version {cmd.version} is not supported"
+            )
+        if cmd.lang != "en":
+            raise EppError(Result.UNIMPLEMENTED_OPTION, f"language {cmd.lang} is not supported")
+        for uri in cmd.obj_uris:
+            if uri not in ns.OBJECT_NAMES:
+                raise EppError(
+                    Result.UNIMPLEMENTED_OBJECT_SERVICE, f"object service {uri} is not implemented"
+                )
+        request = session.Login(
+            cmd.clid, cmd.password, cmd.new_password, self.peer_ip, self.cert_fingerprint
+        )
+        db, clock = self.registry.db, self.registry.clock
+
+        def work() -> Actor:
+            with db.write() as conn:
+                return session.login(conn, clock.now(), request)
+
+        try:
+            self.actor = await db.run(work)
+        except EppError as err:
+            self.failed_logins += 1
+            if self.failed_logins >= MAX_FAILED_LOGINS:
+                raise EppError(Result.AUTHENTICATION_ERROR_CLOSING, err.reason) from None
+            raise
+        self.objects = frozenset(cmd.obj_uris)
+        # Extensions the client announces but we do not implement are ignored (RFC 5730
+        # leaves this to the server); responses only use extensions the client announced.
+        self.extensions = frozenset(cmd.ext_uris) & frozenset(ns.EXTENSIONS)
+        log.info("login %s from %s", cmd.clid, self.peer_ip)
+        return render.response(Result.SUCCESS, svtrid, cltrid), False
+
+    def _context(self, conn: Any, cltrid: str | None, svtrid: str) -> Context:
+        assert self.actor is not None
+        return Context(conn, self.registry.clock.now(), self.actor, cltrid, svtrid)
+
+    async def _poll(self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str) -> bytes:
+        db = self.registry.db
+        if cmd.op == "req":
+
+            def req() -> poll.Queue:
+                with db.read() as conn:
+                    return poll.request(self._context(conn, cltrid, svtrid))
+
+            queue = await db.run(req)
+            if queue.head is None:
+                return render.response(Result.SUCCESS_NO_MESSAGES, svtrid, cltrid)
+            q, res = render.poll_message(queue)
+            return render.response(
+                Result.SUCCESS_ACK_TO_DEQUEUE, svtrid, cltrid, msgq=q, res_data=res
+            )
+        if cmd.msg_id is None:
+            raise EppError(Result.REQUIRED_PARAMETER_MISSING, "poll ack needs msgID")
+        msg_id = cmd.msg_id
+
+        def ack() -> poll.Queue:
+            with db.write() as conn:
+                return poll.ack(self._context(conn, cltrid, svtrid), msg_id)
+
+        queue = await db.run(ack)
+        q = f'<msgQ count="{queue.count}" id="{render.esc(msg_id)}"/>'
+        return render.response(Result.SUCCESS, svtrid, cltrid, msgq=q)
+
+    async def _object(self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str) -> bytes:
+        uri = next(u for u, name in ns.OBJECT_NAMES.items() if name == cmd.object)
+        if self.objects and uri not in self.objects:
+            raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
+        handler = HANDLERS[(cmd.object, cmd.verb)]
+        db = self.registry.db
+        read_only = cmd.verb in QUERIES or (
+            cmd.verb == "transfer" and getattr(cmd.data, "op", "") == "query"
+        )
+
+        def work() -> tuple[Result, str]:
+            with db.read() if read_only else db.write() as conn:
+                return handler(self._context(conn, cltrid, svtrid), cmd.data)
+
+        code, res_data = await db.run(work)
+        return render.response(code, svtrid, cltrid, res_data=res_data)

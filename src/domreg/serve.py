@@ -1,0 +1,100 @@
+"""`domreg serve`: start every service of the registry in one process tree.
+
+With `workers > 1` the parent forks worker processes that share the listening ports
+(SO_REUSEPORT); each has its own event loop (uvloop) and database pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvloop
+
+from domreg.clock import Clock
+from domreg.config import Config
+from domreg.epp.server import EppServer, Limits, server_tls_context
+from domreg.epp.session import Registry
+from domreg.store.db import Database
+
+log = logging.getLogger("domreg")
+
+
+async def run(cfg: Config, reuse_port: bool, ready: asyncio.Event | None = None) -> None:
+    db = Database(cfg.database_url, pool_size=cfg.db_pool_size)
+    registry = Registry(db=db, clock=Clock(), server_id=cfg.epp_server_id)
+    epp = EppServer(
+        registry,
+        server_tls_context(
+            cfg.epp_cert,
+            cfg.epp_key,
+            cfg.epp_client_ca if Path(cfg.epp_client_ca).exists() else None,
+        ),
+        Limits(max_frame=cfg.epp_max_frame, idle_timeout=cfg.epp_idle_timeout),
+    )
+    await epp.start(cfg.epp_host, cfg.epp_port, reuse_port=reuse_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("shutting down (pid %d)", os.getpid())
+    await epp.close()
+    db.close()
+
+
+def banner(cfg: Config) -> str:
+    return "\n".join(
+        [
+            "domreg is running:",
+            f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
+            f"  database             {cfg.database_url}",
+            "",
+            "Try it:",
+            f"  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password <printed by init> check example.test",
+            "Stop with Ctrl-C.",
+        ]
+    )
+
+
+def serve(cfg: Config) -> int:
+    logging.basicConfig(
+        level=cfg.log_level.upper(),
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
+    workers = max(1, cfg.workers)
+    print(banner(cfg), flush=True)
+    if workers == 1:
+        uvloop.run(run(cfg, reuse_port=False))
+        return 0
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                uvloop.run(run(cfg, reuse_port=True))
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or (os.waitstatus_to_exitcode(code) != 0)
+    sys.stdout.flush()
+    return int(status)
