@@ -19,7 +19,6 @@ from domreg.flows import registry
 from domreg.store import migrate
 from domreg.store.db import Database
 
-
 ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 

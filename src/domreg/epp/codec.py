@@ -219,7 +219,10 @@ def _validate(root: etree._Element, cltrid: str | None) -> None:
     message = err.message if err is not None else "schema validation failed"
     element = None
     if err is not None and err.path:
-        found = root.getroottree().xpath(err.path)
+        try:
+            found = root.getroottree().xpath(err.path)
+        except etree.XPathError:  # the path uses prefixes the document does not declare
+            found = None
         if isinstance(found, list) and found and isinstance(found[0], etree._Element):
             element = found[0]
     raise _error(Result.SYNTAX_ERROR, f"schema violation: {message}", element, cltrid)

@@ -18,6 +18,9 @@ from domreg.flows.transfer import TransferData
 from domreg.model.errors import ErrorValue
 from domreg.model.results import Result
 
+#: eppcom:reasonBaseType allows at most 32 characters.
+MAX_REASON = 32
+
 HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="no"?>'
 _EPP_OPEN = f'{HEADER}<epp xmlns="{ns.EPP}">'
 _D = f'xmlns:domain="{ns.DOMAIN}"'
@@ -94,7 +97,7 @@ def _opt(prefix: str, tag: str, value: object | None) -> str:
 def domain_check(items: list[domain.CheckItem]) -> str:
     body = "".join(
         f'<domain:cd><domain:name avail="{int(i.avail)}">{esc(i.name)}</domain:name>'
-        + (f"<domain:reason>{esc(i.reason)}</domain:reason>" if i.reason else "")
+        + (f"<domain:reason>{esc(i.reason[:MAX_REASON])}</domain:reason>" if i.reason else "")
         + "</domain:cd>"
         for i in items
     )
@@ -166,7 +169,7 @@ def transfer(data: TransferData) -> str:
 def host_check(items: list[host.CheckItem]) -> str:
     body = "".join(
         f'<host:cd><host:name avail="{int(i.avail)}">{esc(i.name)}</host:name>'
-        + (f"<host:reason>{esc(i.reason)}</host:reason>" if i.reason else "")
+        + (f"<host:reason>{esc(i.reason[:MAX_REASON])}</host:reason>" if i.reason else "")
         + "</host:cd>"
         for i in items
     )
@@ -199,7 +202,7 @@ def host_created(c: host.HostCreated) -> str:
 def contact_check(items: list[contact.CheckItem]) -> str:
     body = "".join(
         f'<contact:cd><contact:id avail="{int(i.avail)}">{esc(i.id)}</contact:id>'
-        + (f"<contact:reason>{esc(i.reason)}</contact:reason>" if i.reason else "")
+        + (f"<contact:reason>{esc(i.reason[:MAX_REASON])}</contact:reason>" if i.reason else "")
         + "</contact:cd>"
         for i in items
     )

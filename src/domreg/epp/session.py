@@ -150,6 +150,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 
+def _internal(svtrid: str) -> str:
+    return f"Command failed: internal error, logged as {svtrid}"
+
+
 class Session:
     """One client connection's EPP state."""
 
@@ -173,6 +177,9 @@ class Session:
             return render.response(
                 err.code, svtrid, err.cltrid, msg=err.text, values=err.values
             ), False
+        except Exception:
+            log.exception("frame could not be parsed: svTRID %s", svtrid)
+            return render.response(Result.COMMAND_FAILED, svtrid, msg=_internal(svtrid)), False
         cmd = frame.command
         try:
             if isinstance(cmd, codec.Hello):
@@ -198,7 +205,7 @@ class Session:
                 Result.COMMAND_FAILED,
                 svtrid,
                 frame.cltrid,
-                msg="Command failed: internal error, logged as " + svtrid,
+                msg=_internal(svtrid),
             ), False
 
     async def _login(

@@ -138,14 +138,12 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
     for raw in names:
         try:
             dn = parse_name(raw)
-        except NameError_ as exc:
-            items.append(CheckItem(raw, False, f"Invalid domain name: {exc}"))
+        except NameError_:
+            items.append(CheckItem(raw, False, "Invalid domain name syntax"))
             continue
         tld = tld_for(ctx.conn, dn)
         if tld is None:
-            items.append(
-                CheckItem(raw, False, "Not a registrable name under a TLD of this registry")
-            )
+            items.append(CheckItem(raw, False, "Not under a TLD served here"))
             continue
         parsed[raw] = dn.name
         items.append(CheckItem(raw, True))
@@ -396,7 +394,8 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
     """Update a domain's nameservers, contacts, statuses, registrant or authInfo.
 
     2201 not the sponsor; 2303 unknown domain, host or contact; 2304 status prohibits update;
-    2306 a status not settable by clients, an element added twice or removed but absent,
+    2306 a status not settable by clients, a nameserver, contact or status added twice, a
+    nameserver or contact removed that is not there,
     or too many nameservers.
     """
     conn = ctx.conn
@@ -420,9 +419,7 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
             raise EppError(
                 Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
             )
-    for s in cmd.rem_statuses:
-        if s not in stored:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is not set")
+    # Removing a status that is not set is a no-op: status removal is idempotent.
     for s, _, _ in cmd.add_statuses:
         if s in stored and s not in cmd.rem_statuses:
             raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")

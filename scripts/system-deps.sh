@@ -1,0 +1,14 @@
+#!/bin/sh
+# Debian packages the test suite uses: third-party EPP clients (Perl Net::EPP).
+# Run as root; idempotent and quiet when everything is installed.
+set -e
+PACKAGES="libnet-epp-perl libio-socket-ssl-perl"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi

@@ -1,0 +1,190 @@
+"""Test support: the reference material, throwaway databases, a registry set-up, and an
+in-process EPP server with a real TLS listener."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import delete, text
+
+from domreg.clock import Clock
+from domreg.flows import registry
+from domreg.store import migrate
+from domreg.store import schema as t
+from domreg.store.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = Path(os.environ.get("DOMREG_REFERENCE", ROOT.parent / "shared" / "reference"))
+PG_ADMIN_URL = os.environ.get("DOMREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def reference(*parts: str) -> Path:
+    """A path in ../shared/reference; skips the test where it is absent (fails under CI rules)."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("DOMREG_REQUIRE_REFERENCE") == "1":
+            pytest.fail(f"reference material {path} is missing and DOMREG_REQUIRE_REFERENCE=1")
+        pytest.skip(f"reference material {path} is not present")
+    return path
+
+
+_official_schema: etree.XMLSchema | None = None
+
+
+def official_schema() -> etree.XMLSchema:
+    """The EPP schemas from ../shared/reference/epp-xsd (not the package's copies)."""
+    global _official_schema
+    if _official_schema is None:
+        xsd = reference("epp-xsd")
+        files = {
+            "urn:ietf:params:xml:ns:eppcom-1.0": "eppcom-1.0.xsd",
+            "urn:ietf:params:xml:ns:epp-1.0": "epp-1.0.xsd",
+            "urn:ietf:params:xml:ns:host-1.0": "host-1.0.xsd",
+            "urn:ietf:params:xml:ns:domain-1.0": "domain-1.0.xsd",
+            "urn:ietf:params:xml:ns:contact-1.0": "contact-1.0.xsd",
+        }
+        imports = "".join(
+            f'<xs:import namespace="{ns}" schemaLocation="{(xsd / f).as_uri()}"/>'
+            for ns, f in files.items()
+        )
+        driver = (
+            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:test:driver">'
+            f"{imports}</xs:schema>"
+        )
+        _official_schema = etree.XMLSchema(
+            etree.fromstring(driver.encode(), base_url=xsd.as_uri() + "/")
+        )
+    return _official_schema
+
+
+def assert_schema_valid(raw: bytes) -> None:
+    """Fail unless `raw` validates against the official EPP schemas."""
+    schema = official_schema()
+    doc = etree.fromstring(raw)
+    if not schema.validate(doc):
+        raise AssertionError(
+            f"response is not schema-valid: {schema.error_log.last_error}\n{raw.decode()}"
+        )
+
+
+# ---------------------------------------------------------------- databases
+
+
+def backends() -> list[str]:
+    return [b for b in os.environ.get("DOMREG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextmanager
+def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
+    """A new, migrated, empty database; yields its URL and drops it afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / f'domreg-{secrets.token_hex(4)}.db'}"
+        engine_db = Database(url, pool_size=1)
+        migrate.upgrade(engine_db.engine)
+        engine_db.close()
+        yield url
+        return
+    import psycopg
+
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    name = f"domreg_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    db = Database(url, pool_size=1)
+    migrate.upgrade(db.engine)
+    db.close()
+    try:
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: Tables in an order that respects foreign keys when emptied front to back.
+TABLES = [
+    t.poll_messages,
+    t.outbox,
+    t.history,
+    t.statuses,
+    t.domain_hosts,
+    t.domain_contacts,
+    t.host_addresses,
+    t.contact_postal,
+    t.cursors,
+]
+
+
+def empty(db: Database) -> None:
+    """Remove every row, leaving the schema: a cheap reset between tests."""
+    with db.write() as conn:
+        for table in TABLES:
+            conn.execute(delete(table))
+        conn.execute(t.hosts.update().values(parent_domain_id=None))
+        conn.execute(delete(t.hosts))
+        conn.execute(t.domains.update().values(registrant_id=None))
+        conn.execute(delete(t.domains))
+        conn.execute(delete(t.contacts))
+        conn.execute(delete(t.registrar_tlds))
+        conn.execute(delete(t.registrars))
+        conn.execute(delete(t.tlds))
+
+
+def row_counts(db: Database) -> dict[str, int]:
+    """Rows per table: the fingerprint used to prove that a failed command changed nothing."""
+    with db.read() as conn:
+        return {
+            table.name: conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar_one()
+            for table in t.metadata.sorted_tables
+        }
+
+
+def dump(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table (sorted): proves that nothing at all changed."""
+    with db.read() as conn:
+        return {
+            table.name: sorted(
+                (tuple(r) for r in conn.execute(table.select())), key=lambda r: tuple(map(str, r))
+            )
+            for table in t.metadata.sorted_tables
+        }
+
+
+# ---------------------------------------------------------------- registry set-up
+
+PASSWORDS = {"ClientX": "foo-BAR2", "ClientY": "bar-FOO2", "ClientZ": "baz-QUX3"}
+
+
+def setup_registry(
+    db: Database, now: datetime | None = None, tlds: tuple[str, ...] = ("test", "com", "net")
+) -> None:
+    """TLDs and three registrars, all accredited for every TLD."""
+    now = now or Clock().now()
+    with db.write() as conn:
+        for name in tlds:
+            registry.add_tld(conn, now, name)
+        for clid, password in PASSWORDS.items():
+            registry.add_registrar(
+                conn, now, clid=clid, name=f"{clid} Inc.", password=password, tlds=list(tlds)
+            )
