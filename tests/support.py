@@ -188,3 +188,63 @@ def setup_registry(
             registry.add_registrar(
                 conn, now, clid=clid, name=f"{clid} Inc.", password=password, tlds=list(tlds)
             )
+
+
+# ---------------------------------------------------------------- a real `domreg serve`
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(
+    database_url: str, data_dir: Path, workers: int = 2, **settings: str
+) -> Iterator[dict[str, str]]:
+    """Run `domreg serve` as a separate process tree (as production does); yields its env."""
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ)
+    env.update(
+        DOMREG_DATA_DIR=str(data_dir),
+        DOMREG_DATABASE_URL=database_url,
+        DOMREG_EPP_PORT=str(free_port()),
+        DOMREG_WORKERS=str(workers),
+        DOMREG_LOG_LEVEL="WARNING",
+        **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},
+    )
+    cli = [sys.executable, "-m", "domreg"]
+    subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    port = int(env["DOMREG_EPP_PORT"])
+    import socket
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(
+                    f"domreg serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+                ) from None
+            time.sleep(0.1)
+    try:
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
