@@ -186,7 +186,9 @@ print "           trStatus=", (dtext($app, 'trStatus') // '-'), "\n";
 
 my $inf2 = cmd($c2, 'reg2', 'domain:info', qq{<info><domain:info $d><domain:name hosts="all">$domain</domain:name>}
     . '</domain:info></info>', 1000);
-print "           clID=", (dtext($inf2, 'clID') // '-'), " (expected $clid2 on a real registry)\n";
+my $sponsor = dtext($inf2, 'clID') // '-';
+fail("after the transfer the sponsor is $sponsor, not $clid2") unless $sponsor eq $clid2;
+print "           clID=$sponsor\n";
 
 cmd($c2, 'reg2', 'domain:delete', "<delete><domain:delete $d><domain:name>$domain</domain:name>"
     . '</domain:delete></delete>', 1000, 1001);

@@ -91,6 +91,9 @@ my $trn = $e2->domain_transfer_request($domain, $auth2, 1);
 check('reg2', 'transfer:req', $trn, 1001);
 print "           trStatus=$trn->{trStatus}\n";
 check('reg1', 'transfer:apr', $e1->domain_transfer_approve($domain), 1000);
+my $after = $e2->domain_info($domain);
+check('reg2', 'domain:info', $after, 1000);
+die "FAIL: after the transfer the sponsor is $after->{clID}, not $clid2\n" unless $after->{clID} eq $clid2;
 check('reg2', 'domain:delete', $e2->delete_domain($domain), 1000, 1001);
 
 # logout() sends <logout> but never parses the reply ($Code stays undef): only its return

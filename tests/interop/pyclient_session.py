@@ -19,6 +19,7 @@ domain update (x2), domain renew; conn2(CLID2) greeting, login, transfer request
 approve; conn2 domain info, domain delete; logout both. Prints each result code, exits 1 on the
 first unexpected code or error, 0 when everything passed.
 """
+
 import argparse
 import logging
 import os
@@ -34,7 +35,7 @@ HOST_NS = "urn:ietf:params:xml:ns:host-1.0"
 
 
 def fail(msg):
-    print("FAIL: %s" % msg)
+    print(f"FAIL: {msg}")
     sys.exit(1)
 
 
@@ -43,12 +44,13 @@ def step(label, what, call, *ok):
     try:
         r = call()
     except EppException as exc:
-        fail("%s %s: %s: %s" % (label, what, type(exc).__name__, exc))
-    print("%-8s %-14s %d %s [svTRID=%s clTRID=%s]" % (
-        label, what, r.code(), r.message() or "", r.sv_trid(), r.cl_trid()))
+        fail(f"{label} {what}: {type(exc).__name__}: {exc}")
+    print(
+        f"{label:<8} {what:<14} {r.code()} {r.message() or ''} [svTRID={r.sv_trid()} clTRID={r.cl_trid()}]"
+    )
     if r.code() not in ok:
-        fail("%s %s: unexpected result code %d (expected %s)" % (
-            label, what, r.code(), "/".join(map(str, ok))))
+        expected = "/".join(map(str, ok))
+        fail(f"{label} {what}: unexpected result code {r.code()} (expected {expected})")
     return r
 
 
@@ -57,7 +59,7 @@ def session(args, label, clid, password):
         host=args.host,
         port=args.port,
         clid=clid,
-        password=password,              # epptools refuses < 6 or > 16 chars (RFC 5730 pwType)
+        password=password,  # epptools refuses < 6 or > 16 chars (RFC 5730 pwType)
         connect_timeout=10.0,
         read_timeout=20.0,
         ca_file=args.ca_file,
@@ -78,15 +80,15 @@ def session(args, label, clid, password):
     try:
         g = client.connect()
     except EppException as exc:
-        fail("%s connect: %s: %s" % (label, type(exc).__name__, exc))
+        fail(f"{label} connect: {type(exc).__name__}: {exc}")
     objs = g.service_obj_uris()
-    print("%-8s greeting       svID=%s objURIs=%s extURIs=%s" % (
-        label, g.value("svID"), ",".join(u.rsplit(":", 1)[-1] for u in objs),
-        ",".join(g.service_ext_uris()) or "-"))
+    short = ",".join(u.rsplit(":", 1)[-1] for u in objs)
+    exts = ",".join(g.service_ext_uris()) or "-"
+    print(f"{label:<8} greeting       svID={g.value('svID')} objURIs={short} extURIs={exts}")
     for need in (DOMAIN_NS, CONTACT_NS, HOST_NS):
         if need not in objs:
-            fail("%s greeting lacks objURI %s" % (label, need))
-    step(label, "login", client.login, 1000)   # login() raises on anything but 1000
+            fail(f"{label} greeting lacks objURI {need}")
+    step(label, "login", client.login, 1000)  # login() raises on anything but 1000
     return client
 
 
@@ -107,43 +109,77 @@ def main():
     ap.add_argument("password2")
     args = ap.parse_args()
 
-    tag = "%x%04x" % (int(time.time()) % 0xFFFFFF, os.getpid() % 0xFFFF)
-    domain = "py-%s.%s" % (tag, args.tld)
-    contact = "yc%s" % tag                       # clIDType: 3..16 chars
-    ns = "ns1.py-%s.example.net" % tag          # external host: no addresses
+    tag = f"{int(time.time()) % 0xFFFFFF:x}{os.getpid() % 0xFFFF:04x}"
+    domain = f"py-{tag}.{args.tld}"
+    contact = f"yc{tag}"  # clIDType: 3..16 chars
+    ns = f"ns1.py-{tag}.example.net"  # external host: no addresses
     auth1, auth2 = "Auth-1-" + tag, "Auth-2-" + tag
-    print("domain=%s contact=%s host=%s" % (domain, contact, ns))
+    print(f"domain={domain} contact={contact} host={ns}")
 
     c1 = session(args, "reg1", args.clid, args.password)
-    step("reg1", "contact:create", lambda: c1.contact.create(
-        contact, name="Python Interop", org="epptools test", street=["1 Test Street"],
-        city="Testville", pc="12345", cc="DE", voice="+49.3012345678",
-        email="py-interop@example.net", auth_info=auth1), 1000)
+    step(
+        "reg1",
+        "contact:create",
+        lambda: c1.contact.create(
+            contact,
+            name="Python Interop",
+            org="epptools test",
+            street=["1 Test Street"],
+            city="Testville",
+            pc="12345",
+            cc="DE",
+            voice="+49.3012345678",
+            email="py-interop@example.net",
+            auth_info=auth1,
+        ),
+        1000,
+    )
     step("reg1", "host:create", lambda: c1.host.create(ns), 1000)
-    r = step("reg1", "domain:create", lambda: c1.domain.create(
-        domain, years=1, registrant=contact, contacts={"admin": contact, "tech": contact},
-        nameservers=[ns], auth_info=auth1), 1000)
-    print("           exDate after create: %s" % r.expiry_date())
+    r = step(
+        "reg1",
+        "domain:create",
+        lambda: c1.domain.create(
+            domain,
+            years=1,
+            registrant=contact,
+            contacts={"admin": contact, "tech": contact},
+            nameservers=[ns],
+            auth_info=auth1,
+        ),
+        1000,
+    )
+    print(f"           exDate after create: {r.expiry_date()}")
     info = step("reg1", "domain:info", lambda: c1.domain.info(domain), 1000)
     exdate = info.expiry_date()
     if not exdate:
         fail("domain:info has no <domain:exDate>")
-    print("           clID=%s exDate=%s" % (info.sponsor(), exdate))
-    step("reg1", "domain:update", lambda: c1.domain.update(
-        domain, add={"statuses": ["clientHold"]}, chg={"auth_info": auth2}), 1000)
-    step("reg1", "domain:update", lambda: c1.domain.update(
-        domain, rem={"statuses": ["clientHold"]}), 1000)
+    print(f"           clID={info.sponsor()} exDate={exdate}")
+    step(
+        "reg1",
+        "domain:update",
+        lambda: c1.domain.update(
+            domain, add={"statuses": ["clientHold"]}, chg={"auth_info": auth2}
+        ),
+        1000,
+    )
+    step(
+        "reg1",
+        "domain:update",
+        lambda: c1.domain.update(domain, rem={"statuses": ["clientHold"]}),
+        1000,
+    )
     # renew() cuts the exDate timestamp down to the xs:date curExpDate wants
     r = step("reg1", "domain:renew", lambda: c1.domain.renew(domain, exdate, 1), 1000)
-    print("           exDate after renew: %s" % r.expiry_date())
+    print(f"           exDate after renew: {r.expiry_date()}")
 
     c2 = session(args, "reg2", args.clid2, args.password2)
     r = step("reg2", "transfer:req", lambda: c2.domain.transfer("request", domain, auth2), 1001)
-    print("           trStatus=%s" % r.transfer_status())
+    print(f"           trStatus={r.transfer_status()}")
     r = step("reg1", "transfer:apr", lambda: c1.domain.transfer("approve", domain), 1000)
-    print("           trStatus=%s" % r.transfer_status())
+    print(f"           trStatus={r.transfer_status()}")
     info = step("reg2", "domain:info", lambda: c2.domain.info(domain), 1000)
-    print("           clID=%s (expected %s on a real registry)" % (info.sponsor(), args.clid2))
+    if info.sponsor() != args.clid2:
+        fail(f"after the transfer the sponsor is {info.sponsor()}, not {args.clid2}")
     step("reg2", "domain:delete", lambda: c2.domain.delete(domain), 1000, 1001)
 
     step("reg2", "logout", c2.logout, 1500)
