@@ -12,7 +12,7 @@ from domreg.epp.client import EppClient, client_tls_context
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("epp", help="talk EPP to a registry server")
+    p: argparse.ArgumentParser = sub.add_parser("epp", help="talk EPP to a registry server")
     p.add_argument("--host", default=None, help="server (default: epp_host from the configuration)")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--clid", required=True)
@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     create.add_argument("--ns", action="append", default=[])
     actions.add_parser("poll", help="poll op=req")
     actions.add_parser("raw", help="send the XML frame read from standard input")
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 async def _session(args: argparse.Namespace, cfg: Config) -> int:

@@ -104,10 +104,9 @@ def _error(
 
 def _value_xml(element: etree._Element) -> str:
     """The offending element, alone and with its namespace, for `<extValue><value>`."""
-    copy = etree.Element(
-        element.tag,
-        nsmap={None: etree.QName(element).namespace} if etree.QName(element).namespace else None,
-    )
+    namespace = etree.QName(element).namespace
+    nsmap: Any = {None: namespace} if namespace else None
+    copy = etree.Element(element.tag, nsmap=nsmap)
     copy.text = (element.text or "")[:256]
     for k, v in element.attrib.items():
         copy.set(k, v[:256])
@@ -131,7 +130,8 @@ def parse_frame(data: bytes) -> Frame:
     except ValueError as exc:
         raise _error(Result.SYNTAX_ERROR, f"XML cannot be parsed: {exc}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise _error(Result.SYNTAX_ERROR, "document type declarations are not allowed")
     if root.tag != E + "epp":
         raise _error(Result.SYNTAX_ERROR, "the root element must be <epp> in namespace " + ns.EPP)
@@ -211,11 +211,8 @@ def _validate(root: etree._Element, cltrid: str | None) -> None:
     xsd = schema()
     if xsd.validate(root):
         return
-    err = (
-        xsd.error_log.filter_from_errors()[0]
-        if xsd.error_log.filter_from_errors()
-        else xsd.error_log.last_error
-    )
+    errors = list(xsd.error_log)
+    err = errors[0] if errors else None
     message = err.message if err is not None else "schema validation failed"
     element = None
     if err is not None and err.path:
