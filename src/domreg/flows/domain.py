@@ -770,9 +770,9 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
     fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
     data = trn.transfer_data(conn, "domain", row.name, fresh)
     payload = _poll_payload(data)
+    # Both sides are told, whoever approved (the server, after the pending period, or the loser).
     enqueue_poll(ctx, gaining, "transfer", "Transfer approved.", payload)
-    if ctx.actor.id != row.trn_losing_id:
-        enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)
+    enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)
     record(
         ctx,
         object_type="domain",
