@@ -1,0 +1,65 @@
+"""The store: migrations produce exactly the declared schema, and the database itself keeps
+live names unique (a purged name may be registered again)."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from domreg.clock import Clock
+from domreg.store import migrate
+from domreg.store import schema as t
+
+
+def test_migrations_match_the_declared_schema(db):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), t.metadata)
+    assert diff == []
+    assert migrate.current_revision(db.engine) == migrate.head_revision()
+
+
+def _domain(conn, name: str, deleted: bool = False) -> None:
+    import secrets
+
+    now = Clock().now()
+    tld = conn.execute(t.tlds.select().where(t.tlds.c.name == "test")).one()
+    reg = conn.execute(t.registrars.select().limit(1)).one()
+    conn.execute(
+        insert(t.domains).values(
+            roid=f"D{secrets.token_hex(4)}-TEST",
+            name=name,
+            tld_id=tld.id,
+            registrar_id=reg.id,
+            creator_id=reg.id,
+            created_at=now,
+            expires_at=now,
+            deleted_at=now if deleted else None,
+        )
+    )
+
+
+def test_database_refuses_two_live_domains_with_one_name(db):
+    with db.write() as conn:
+        _domain(conn, "unique.test")
+    with pytest.raises(IntegrityError), db.write() as conn:
+        conn.execute(
+            insert(t.domains).values(
+                roid="Dsecond-TEST",
+                name="unique.test",
+                tld_id=conn.execute(t.tlds.select()).first().id,
+                registrar_id=conn.execute(t.registrars.select()).first().id,
+                creator_id=conn.execute(t.registrars.select()).first().id,
+                created_at=Clock().now(),
+                expires_at=Clock().now(),
+            )
+        )
+
+
+def test_database_allows_a_live_name_beside_purged_ones(db):
+    with db.write() as conn:
+        _domain(conn, "reused.test", deleted=True)
+        _domain(conn, "reused.test", deleted=True)
+        _domain(conn, "reused.test")
