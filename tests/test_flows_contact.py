@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
 from domreg.store.db import Database
-from domreg.store.migrate import upgrade
+from tests import support
 
 NOW = datetime(2025, 3, 1, 12, 0, 0)
 A = Actor(1, "rar-a")
@@ -66,6 +65,11 @@ class Registry:
         with self.db.read() as conn:
             return list(conn.execute(select(table).where(*where)))
 
+    def public(self, handle: str) -> contact.ContactInfo:
+        """The public view (what RDAP and WHOIS may show): only what the contact disclosed."""
+        with self.db.read() as conn:
+            return contact.render_info(conn, self.contact_row(handle), full=False)
+
     def contact_row(self, handle: str) -> Any:
         [row] = self.rows(
             t.contacts, t.contacts.c.handle == handle, t.contacts.c.deleted_at.is_(None)
@@ -93,9 +97,10 @@ class Registry:
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Iterator[Registry]:
-    db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
-    upgrade(db.engine)
+def reg(database_url: str) -> Iterator[Registry]:
+    """The session's database for each backend (SQLite, PostgreSQL), emptied and seeded."""
+    db = Database(database_url, pool_size=2)
+    support.empty(db)
     with db.write() as conn:
         conn.execute(insert(t.tlds).values(id=1, name="test", repository_id="TEST", created_at=NOW))
         conn.execute(
@@ -115,6 +120,7 @@ def reg(tmp_path: Path) -> Iterator[Registry]:
             insert(t.registrar_tlds), [{"registrar_id": a.id, "tld_id": 1} for a in (A, B, C)]
         )
     yield Registry(db)
+    support.empty(db)
     db.close()
 
 
@@ -234,7 +240,7 @@ def test_create_of_a_live_id_is_2302_until_it_is_deleted(own: Registry) -> None:
     own.fails(Result.OBJECT_EXISTS, B, contact.create, new_contact())
     own.run(A, contact.delete_, "sh8013")
     own.run(B, contact.create, new_contact())
-    assert own.run(B, contact.info, "sh8013").sponsor == "rar-b"
+    assert own.public("sh8013").sponsor == "rar-b"
 
 
 def test_create_losing_a_race_for_the_id_is_2302(
@@ -353,8 +359,12 @@ def test_info_of_an_unknown_contact_is_2303(own: Registry) -> None:
     own.fails(Result.OBJECT_DOES_NOT_EXIST, B, contact.info, "nobody")
 
 
-def test_info_without_auth_info_hides_personal_data_by_default(own: Registry) -> None:
-    view = own.run(B, contact.info, "sh8013")
+def test_info_by_a_non_sponsor_without_auth_info_is_2201(own: Registry) -> None:
+    own.fails(Result.AUTHORIZATION_ERROR, B, contact.info, "sh8013")
+
+
+def test_public_view_hides_personal_data_by_default(own: Registry) -> None:
+    view = own.public("sh8013")
     assert view.full is False
     assert (view.id, view.sponsor, view.creator, view.created_at) == (
         "sh8013",
@@ -374,10 +384,10 @@ def test_info_without_auth_info_hides_personal_data_by_default(own: Registry) ->
     )
 
 
-def test_info_without_auth_info_shows_only_what_the_contact_disclosed(own: Registry) -> None:
+def test_public_view_shows_only_what_the_contact_disclosed(own: Registry) -> None:
     disclose = contact.Disclose(True, frozenset({"name_int", "addr_int", "email", "addr_loc"}))
     own.run(A, contact.update, update(disclose=disclose))
-    view = own.run(B, contact.info, "sh8013")
+    view = own.public("sh8013")
     # int: name and address disclosed, org not; loc: address without name is not enough.
     assert view.postal == [dataclasses.replace(INT, org=None)]
     assert (view.email, view.voice, view.voice_ext, view.fax) == (
@@ -388,14 +398,14 @@ def test_info_without_auth_info_shows_only_what_the_contact_disclosed(own: Regis
     )
     disclose = contact.Disclose(True, frozenset({"name_int", "addr_int", "org_int", "voice"}))
     own.run(A, contact.update, update(disclose=disclose))
-    view = own.run(B, contact.info, "sh8013")
+    view = own.public("sh8013")
     assert view.postal == [INT]
     assert (view.email, view.voice, view.voice_ext) == (None, "+1.7035555555", "1234")
 
 
-def test_info_with_disclose_flag_0_shows_no_personal_data(own: Registry) -> None:
+def test_public_view_with_disclose_flag_0_shows_no_personal_data(own: Registry) -> None:
     own.run(A, contact.update, update(disclose=contact.Disclose(False, frozenset({"email"}))))
-    view = own.run(B, contact.info, "sh8013")
+    view = own.public("sh8013")
     assert (view.postal, view.email) == ([], None)
     assert own.run(A, contact.info, "sh8013").disclose == contact.Disclose(
         False, frozenset({"email"})
@@ -417,12 +427,12 @@ def test_info_shows_linked_while_a_live_domain_uses_the_contact(own: Registry) -
         ),
     )
     for handle in ("sh8013", "other-1"):
-        assert [s for s, _, _ in own.run(C, contact.info, handle).statuses] == [
+        assert [s for s, _, _ in own.public(handle).statuses] == [
             st.LINKED,
             st.OK,
         ]
     own.run(A, domain.delete_, "example.test")
-    assert [s for s, _, _ in own.run(C, contact.info, "sh8013").statuses] == [st.OK]
+    assert [s for s, _, _ in own.public("sh8013").statuses] == [st.OK]
 
 
 # ---------------------------------------------------------------- update
@@ -443,7 +453,7 @@ def test_update_of_an_unknown_contact_is_2303(own: Registry) -> None:
 
 def test_update_replaces_fields_and_the_postal_info_of_the_same_type(own: Registry) -> None:
     own.now = NOW + timedelta(days=2)
-    new_int = dataclasses.replace(INT, name="Jane Doe", street=(), org=None)
+    new_int = dataclasses.replace(INT, name="Jane Doe", org="Doe LLC", street=())
     own.run(
         A,
         contact.update,
@@ -478,10 +488,49 @@ def test_update_replaces_fields_and_the_postal_info_of_the_same_type(own: Regist
     assert own.rows(t.outbox)[-1].topic == "contact:update"
 
 
+def test_update_merges_a_partial_postal_info_as_rfc_5733_example_does(own: Registry) -> None:
+    # RFC 5733 section 3.2.5: no <name> (kept), an empty <org/> (removed), a new <addr>.
+    change = contact.PostalInfo(
+        type="int",
+        name="",
+        org="",
+        street=("124 Example Dr.", "Suite 200"),
+        city="Dulles",
+        sp="VA",
+        pc="20166-6503",
+        cc="US",
+    )
+    own.run(A, contact.update, update(postal=(change,), voice="+1.7034444444"))
+    [int_, loc] = own.run(A, contact.info, "sh8013").postal
+    assert int_ == dataclasses.replace(INT, org=None, street=("124 Example Dr.", "Suite 200"))
+    assert loc == LOC
+
+
+def test_update_of_a_postal_name_alone_keeps_org_and_address(own: Registry) -> None:
+    change = contact.PostalInfo("loc", "Jana Müller", None, (), "", None, None, "")
+    own.run(A, contact.update, update(postal=(change,)))
+    assert own.run(A, contact.info, "sh8013").postal == [
+        INT,
+        dataclasses.replace(LOC, name="Jana Müller"),
+    ]
+
+
+def test_update_adding_a_postal_type_needs_a_name_and_an_address(reg: Registry) -> None:
+    reg.run(A, contact.create, new_contact())
+    no_name = dataclasses.replace(LOC, name="")
+    no_addr = contact.PostalInfo("loc", "Jürgen Müller", None, (), "", None, None, "")
+    for partial in (no_name, no_addr):
+        reg.fails(Result.REQUIRED_PARAMETER_MISSING, A, contact.update, update(postal=(partial,)))
+    reg.run(A, contact.update, update(postal=(LOC,)))
+    assert reg.run(A, contact.info, "sh8013").postal == [INT, LOC]
+
+
 def test_update_with_bad_values_fails_like_create(own: Registry) -> None:
     bad_int = dataclasses.replace(INT, city="Zürich")
     own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(postal=(bad_int,)))
     own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(postal=(LOC, LOC)))
+    bad_type = dataclasses.replace(LOC, type="xyz")
+    own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(postal=(bad_type,)))
     own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(email="nope"))
     own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(voice="123"))
     own.fails(Result.REQUIRED_PARAMETER_MISSING, A, contact.update, update(voice_ext="9"))
@@ -494,11 +543,9 @@ def test_update_adds_and_removes_client_statuses(own: Registry) -> None:
         contact.update,
         update(add_statuses=((st.CLIENT_TRANSFER_PROHIBITED, "en", "no moves"),)),
     )
-    assert own.run(B, contact.info, "sh8013").statuses == [
-        (st.CLIENT_TRANSFER_PROHIBITED, "en", "no moves")
-    ]
+    assert own.public("sh8013").statuses == [(st.CLIENT_TRANSFER_PROHIBITED, "en", "no moves")]
     own.run(A, contact.update, update(rem_statuses=(st.CLIENT_TRANSFER_PROHIBITED,)))
-    assert own.run(B, contact.info, "sh8013").statuses == [("ok", None, None)]
+    assert own.public("sh8013").statuses == [("ok", None, None)]
 
 
 def test_update_with_a_status_clients_cannot_set_is_2306(own: Registry) -> None:
@@ -511,18 +558,20 @@ def test_update_with_a_status_clients_cannot_set_is_2306(own: Registry) -> None:
         own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, cmd)
 
 
-def test_update_adding_a_present_or_removing_an_absent_status_is_2306(own: Registry) -> None:
+def test_update_adding_a_present_status_is_2306_removing_an_absent_one_is_a_no_op(
+    own: Registry,
+) -> None:
     lock = (st.CLIENT_DELETE_PROHIBITED, None, None)
-    own.fails(
-        Result.PARAMETER_VALUE_POLICY_ERROR,
-        A,
-        contact.update,
-        update(rem_statuses=(st.CLIENT_DELETE_PROHIBITED,)),
-    )
+    own.run(A, contact.update, update(rem_statuses=(st.CLIENT_DELETE_PROHIBITED,)))
     own.fails(
         Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(add_statuses=(lock, lock))
     )
     own.run(A, contact.update, update(add_statuses=(lock,)))
+    own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(add_statuses=(lock,)))
+
+
+def test_update_with_a_status_language_tag_too_long_to_store_is_2306(own: Registry) -> None:
+    lock = (st.CLIENT_DELETE_PROHIBITED, "en-" + "x" * 14, "keep")
     own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(add_statuses=(lock,)))
 
 
@@ -619,7 +668,7 @@ def test_transfer_request_marks_pending_and_polls_the_sponsor(own: Registry) -> 
     assert statuses == [st.PENDING_TRANSFER]
     [(message, payload)] = own.polls(A)
     assert message == "Transfer requested."
-    assert payload == domain._poll_payload(data)
+    assert payload == trn.poll_payload(data)
     assert own.polls(B) == []
     command, _, actor_id, _ = own.history()[-1]
     assert (command, actor_id) == ("contact:transfer-request", B.id)
@@ -674,8 +723,8 @@ def test_transfer_approve_moves_the_contact_and_renews_its_auth_info(own: Regist
     assert view.auth_info not in (None, PW)
     assert view.statuses == [("ok", None, None)]
     assert [m for m, _ in own.polls(B)] == ["Transfer approved."]
-    assert own.polls(B)[0][1] == domain._poll_payload(data)
-    assert [m for m, _ in own.polls(A)] == ["Transfer requested."]
+    assert own.polls(B)[0][1] == trn.poll_payload(data)
+    assert [m for m, _ in own.polls(A)] == ["Transfer requested.", "Transfer approved."]
     command, _, actor_id, snap = own.history()[-1]
     assert (command, actor_id, snap["sponsor"]) == (
         "contact:transfer-clientApproved",

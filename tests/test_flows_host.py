@@ -1,10 +1,10 @@
-"""Host flows (RFC 5732): every result code path, authorisation, and that failures change nothing."""
+"""Host flows (RFC 5732) on each backend: every result code path, authorisation, and that
+failures change nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
 from domreg.store.db import Database
-from domreg.store.migrate import upgrade
+from tests import support
 
 NOW = datetime(2025, 3, 1, 12, 0, 0)
 A = Actor(1, "rar-a")
@@ -78,9 +78,10 @@ class Registry:
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Iterator[Registry]:
-    db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
-    upgrade(db.engine)
+def reg(database_url: str) -> Iterator[Registry]:
+    """The session's database for each backend (SQLite, PostgreSQL), emptied and seeded."""
+    db = Database(database_url, pool_size=2)
+    support.empty(db)
     with db.write() as conn:
         conn.execute(insert(t.tlds).values(id=1, name="test", repository_id="TEST", created_at=NOW))
         conn.execute(
@@ -97,10 +98,10 @@ def reg(tmp_path: Path) -> Iterator[Registry]:
             ],
         )
         conn.execute(
-            insert(t.registrar_tlds),
-            [{"registrar_id": 1, "tld_id": 1}, {"registrar_id": 2, "tld_id": 1}],
+            insert(t.registrar_tlds), [{"registrar_id": a.id, "tld_id": 1} for a in (A, B)]
         )
     yield Registry(db)
+    support.empty(db)
     db.close()
 
 
@@ -502,10 +503,11 @@ def test_update_with_a_status_clients_cannot_set_is_2306(own: Registry) -> None:
         own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, host.update, cmd)
 
 
-def test_update_adding_a_present_or_removing_an_absent_status_is_2306(own: Registry) -> None:
+def test_update_adding_a_present_status_is_2306_removing_an_absent_one_is_a_no_op(
+    own: Registry,
+) -> None:
     lock = (st.CLIENT_DELETE_PROHIBITED, None, None)
-    own.fails(
-        Result.PARAMETER_VALUE_POLICY_ERROR,
+    own.run(
         A,
         host.update,
         host.HostUpdate("ns1.example.test", rem_statuses=(st.CLIENT_DELETE_PROHIBITED,)),
@@ -517,6 +519,16 @@ def test_update_adding_a_present_or_removing_an_absent_status_is_2306(own: Regis
         host.HostUpdate("ns1.example.test", add_statuses=(lock, lock)),
     )
     own.run(A, host.update, host.HostUpdate("ns1.example.test", add_statuses=(lock,)))
+    own.fails(
+        Result.PARAMETER_VALUE_POLICY_ERROR,
+        A,
+        host.update,
+        host.HostUpdate("ns1.example.test", add_statuses=(lock,)),
+    )
+
+
+def test_update_with_a_status_language_tag_too_long_to_store_is_2306(own: Registry) -> None:
+    lock = (st.CLIENT_DELETE_PROHIBITED, "en-" + "x" * 14, "keep")
     own.fails(
         Result.PARAMETER_VALUE_POLICY_ERROR,
         A,

@@ -76,6 +76,52 @@ def forbid(stored: set[str] | dict[str, Any], prohibited: frozenset[str], what: 
         )
 
 
+#: Length of the statuses.lang column.
+MAX_STATUS_LANG = 16
+
+
+def check_status_update(
+    stored: dict[str, Any],
+    add: tuple[tuple[str, str | None, str | None], ...],
+    rem: tuple[str, ...],
+    settable: frozenset[str],
+    other_changes: bool,
+) -> None:
+    """The status rules every object update shares (RFC 5731-5733).
+
+    2304 when a stored status prohibits updates, except for an update that does nothing but
+    remove clientUpdateProhibited (and other client statuses); 2306 for a status clients may
+    not set, a status added twice or already set, or an over-long language tag. Removing a
+    status that is not set is a no-op.
+    """
+    from domreg.model import statuses as st
+
+    only_unlocking = not other_changes and not add and st.CLIENT_UPDATE_PROHIBITED in rem
+    prohibited = (
+        st.UPDATE_PROHIBITED - {st.CLIENT_UPDATE_PROHIBITED}
+        if only_unlocking
+        else st.UPDATE_PROHIBITED
+    )
+    forbid(stored, prohibited, "update")
+    for s in [*(s for s, _, _ in add), *rem]:
+        if s not in settable:
+            raise EppError(
+                Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
+            )
+    added: set[str] = set()
+    for s, lang, _ in add:
+        if lang is not None and len(lang) > MAX_STATUS_LANG:
+            raise EppError(
+                Result.PARAMETER_VALUE_POLICY_ERROR,
+                f"language tag of status {s} is longer than {MAX_STATUS_LANG} characters",
+            )
+        if s in added:
+            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is given twice")
+        added.add(s)
+        if s in stored and s not in rem:
+            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")
+
+
 def record(
     ctx: Context,
     *,

@@ -23,6 +23,7 @@ from domreg.flows import transfer as trn
 from domreg.flows.base import (
     Context,
     check_auth_info,
+    check_status_update,
     enqueue_poll,
     forbid,
     record,
@@ -31,6 +32,7 @@ from domreg.flows.base import (
 )
 from domreg.flows.lookup import live_contact, require_contact
 from domreg.model import statuses as st
+from domreg.model.countries import COUNTRIES
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
@@ -53,20 +55,6 @@ MAX_AUTH_INFO = 255  # contacts.auth_info
 _E164 = re.compile(r"\+[0-9]{1,3}\.[0-9]{1,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-#: ISO 3166-1 alpha-2 country codes (RFC 5733 `<contact:cc>`), plus XK (Kosovo, user-assigned
-#: and in wide use).
-_COUNTRY_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
-    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
-    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
-    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
-    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
-    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
-    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
-    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
-    VN VU WF WS XK YE YT ZA ZM ZW
-"""
-_COUNTRIES = frozenset(_COUNTRY_CODES.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +135,7 @@ class ContactUpdate:
     id: str
     add_statuses: tuple[tuple[str, str | None, str | None], ...] = ()
     rem_statuses: tuple[str, ...] = ()
-    postal: tuple[PostalInfo, ...] = ()  # replaces the postalInfo of the same type
+    postal: tuple[PostalInfo, ...] = ()  # merged into the postalInfo of the same type; see update
     voice: str | None = None
     voice_ext: str | None = None
     fax: str | None = None
@@ -194,7 +182,7 @@ def _line(value: str, what: str, max_len: int = MAX_LINE, ascii_only: bool = Fal
 def _postal(p: PostalInfo) -> PostalInfo:
     """A validated postalInfo, its country code upper-cased; 2005 on a bad value."""
     if p.type not in POSTAL_TYPES:
-        raise _syntax(f"postalInfo type {p.type!r} is not int or loc")
+        raise _syntax(f"postalInfo type {p.type[:8]!r} is not int or loc")
     ascii_only = p.type == "int"
     where = f"postalInfo {p.type}"
     for required, what in ((p.name, "name"), (p.city, "city")):
@@ -210,24 +198,65 @@ def _postal(p: PostalInfo) -> PostalInfo:
     if p.pc is not None:
         _line(p.pc, f"{where} pc", max_len=MAX_PC, ascii_only=ascii_only)
     cc = p.cc.upper() if isinstance(p.cc, str) else ""
-    if cc not in _COUNTRIES:
+    if cc not in COUNTRIES:
         raise _syntax(f"{where} cc {p.cc!r:.8} is not an ISO 3166 country code")
-    return PostalInfo(p.type, p.name, p.org, tuple(p.street), p.city, p.sp, p.pc, cc)
+    return PostalInfo(
+        p.type, p.name, p.org or None, tuple(p.street), p.city, p.sp or None, p.pc or None, cc
+    )
 
 
-def _postals(given: tuple[PostalInfo, ...]) -> list[PostalInfo]:
-    """Validated postalInfos; 2306 if one type is given twice."""
+def _check_types(given: tuple[PostalInfo, ...]) -> None:
+    """2005 a type other than int or loc; 2306 one type given twice."""
     seen: set[str] = set()
-    result = []
     for p in given:
-        checked = _postal(p)
-        if checked.type in seen:
+        if p.type not in POSTAL_TYPES:
+            raise _syntax(f"postalInfo type {p.type[:8]!r} is not int or loc")
+        if p.type in seen:
             raise EppError(
                 Result.PARAMETER_VALUE_POLICY_ERROR, f"postalInfo type {p.type} is given twice"
             )
-        seen.add(checked.type)
-        result.append(checked)
-    return result
+        seen.add(p.type)
+
+
+def _postals(given: tuple[PostalInfo, ...]) -> list[PostalInfo]:
+    """Validated postalInfos for create."""
+    _check_types(given)
+    return [_postal(p) for p in given]
+
+
+def _has_address(p: PostalInfo) -> bool:
+    return bool(p.street or p.city or p.cc or p.sp is not None or p.pc is not None)
+
+
+def _merge(change: PostalInfo, stored: PostalInfo | None) -> PostalInfo:
+    """A `<chg>` postalInfo applied to the stored one of its type (RFC 5733 section 3.2.5).
+
+    An omitted name (""), org (None) or address (no address part) keeps the stored value; an
+    empty org ("") removes it; a given address replaces the whole stored address. A type the
+    contact does not have yet needs a name and an address (2003).
+    """
+    if stored is None:
+        if not change.name:
+            raise EppError(
+                Result.REQUIRED_PARAMETER_MISSING, f"new postalInfo {change.type} needs a name"
+            )
+        if not _has_address(change):
+            raise EppError(
+                Result.REQUIRED_PARAMETER_MISSING, f"new postalInfo {change.type} needs an address"
+            )
+        return change
+    org = stored.org if change.org is None else change.org
+    where = change if _has_address(change) else stored
+    return PostalInfo(
+        change.type,
+        change.name or stored.name,
+        org,
+        where.street,
+        where.city,
+        where.sp,
+        where.pc,
+        where.cc,
+    )
 
 
 def _phone(number: str | None, ext: str | None, what: str) -> tuple[str | None, str | None]:
@@ -316,17 +345,21 @@ def check(ctx: Context, ids: list[str]) -> list[CheckItem]:
 def info(ctx: Context, id: str, auth_info: str | None = None) -> ContactInfo:
     """Contact info. 2303 unknown id; 2202 wrong authInfo from a non-sponsor.
 
-    The sponsor, or a client giving the right authInfo, sees everything including authInfo.
-    Anyone else sees id, roid, sponsor, statuses and dates, and only the personal fields the
-    contact disclosed.
+    2201 a non-sponsor without authInfo (ICANN RST epp-08). The sponsor, or a client giving
+    the right authInfo, sees everything including authInfo. `render_info(full=False)` is the
+    public view (only the fields the contact disclosed) for RDAP and WHOIS.
     """
     conn = ctx.conn
     row = require_contact(conn, id)
-    is_sponsor = row.registrar_id == ctx.actor.id
-    if not is_sponsor and auth_info is not None:
+    if row.registrar_id != ctx.actor.id:
+        if auth_info is None:
+            # ICANN RST epp-08: a non-sponsor's contact <info> without authInfo is rejected.
+            raise EppError(
+                Result.AUTHORIZATION_ERROR, "contact info is for the sponsor or with authInfo"
+            )
         if not check_auth_info(row.auth_info, auth_info):
             raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
-    return render_info(conn, row, full=is_sponsor or auth_info is not None)
+    return render_info(conn, row, full=True)
 
 
 def _linked_domain(conn: Connection, contact_id: int) -> str | None:
@@ -528,56 +561,39 @@ def _sponsored(ctx: Context, handle: str, what: str) -> Row:
 def update(ctx: Context, cmd: ContactUpdate) -> None:
     """Update a contact's statuses, postalInfo, phone numbers, email, authInfo or disclose.
 
+    A postalInfo is merged into the stored one of its type (omitted parts are kept; an empty
+    org removes it); voice or fax "" removes the number; other given fields replace.
+
     2303 unknown; 2201 not the sponsor; 2304 status prohibits update (removing only
     clientUpdateProhibited is allowed); 2306 a status not settable by clients, a status
-    added twice or removed but absent, a postalInfo type given twice, an empty authInfo, or
-    an email or authInfo longer than 255 characters; 2005 and 2003 a bad value as for create.
+    added twice, a status language tag longer than 16 characters, a
+    postalInfo type given twice, an empty authInfo, or an email or authInfo longer than 255
+    characters; 2003 a new postalInfo type without a name or address; 2005 and 2003 a bad
+    value as for create.
     """
     conn = ctx.conn
     row = _sponsored(ctx, cmd.id, "update")
     stored = statuses_of(conn, row.roid)
-    changes_data = (
-        cmd.postal
-        or cmd.add_statuses
-        or any(
-            v is not None
-            for v in (
-                cmd.voice,
-                cmd.voice_ext,
-                cmd.fax,
-                cmd.fax_ext,
-                cmd.email,
-                cmd.auth_info,
-                cmd.disclose,
-            )
+    changes_data = bool(cmd.postal) or any(
+        v is not None
+        for v in (
+            cmd.voice,
+            cmd.voice_ext,
+            cmd.fax,
+            cmd.fax_ext,
+            cmd.email,
+            cmd.auth_info,
+            cmd.disclose,
         )
     )
-    only_unlocking = not changes_data and st.CLIENT_UPDATE_PROHIBITED in cmd.rem_statuses
-    prohibited = (
-        st.UPDATE_PROHIBITED - {st.CLIENT_UPDATE_PROHIBITED}
-        if only_unlocking
-        else st.UPDATE_PROHIBITED
+    check_status_update(
+        stored, cmd.add_statuses, cmd.rem_statuses, st.CONTACT_CLIENT_SETTABLE, changes_data
     )
-    forbid(stored, prohibited, "update")
-
-    for s in [*(s for s, _, _ in cmd.add_statuses), *cmd.rem_statuses]:
-        if s not in st.CONTACT_CLIENT_SETTABLE:
-            raise EppError(
-                Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
-            )
-    for s in cmd.rem_statuses:
-        if s not in stored:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is not set")
-    added: set[str] = set()
-    for s, _, _ in cmd.add_statuses:
-        if s in added:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is given twice")
-        added.add(s)
-        if s in stored and s not in cmd.rem_statuses:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")
 
     values: dict[str, Any] = {"updater_id": ctx.actor.id, "updated_at": ctx.now}
-    postal = _postals(cmd.postal)
+    _check_types(cmd.postal)
+    stored_postal = {p.type: p for p in _stored_postal(conn, row.id)}
+    postal = [_postal(_merge(p, stored_postal.get(p.type))) for p in cmd.postal]
     for what, number, ext in (
         ("voice", cmd.voice, cmd.voice_ext),
         ("fax", cmd.fax, cmd.fax_ext),
@@ -723,7 +739,7 @@ def _request(ctx: Context, cmd: ContactTransfer) -> trn.TransferData:
     conn.execute(insert(t.statuses).values(roid=row.roid, status=st.PENDING_TRANSFER))
     fresh = conn.execute(select(t.contacts).where(t.contacts.c.id == row.id)).one()
     data = trn.transfer_data(conn, "contact", row.handle, fresh)
-    enqueue_poll(ctx, row.registrar_id, "transfer", "Transfer requested.", _poll_payload(data))
+    enqueue_poll(ctx, row.registrar_id, "transfer", "Transfer requested.", trn.poll_payload(data))
     record(
         ctx,
         object_type="contact",
@@ -734,20 +750,6 @@ def _request(ctx: Context, cmd: ContactTransfer) -> trn.TransferData:
         publish=False,
     )
     return data
-
-
-def _poll_payload(data: trn.TransferData) -> dict[str, Any]:
-    """The same shape as domain transfer poll payloads (expires_at is always None here)."""
-    return {
-        "object_type": data.object_type,
-        "name": data.name,
-        "status": data.status,
-        "gaining": data.gaining,
-        "requested_at": data.requested_at.isoformat(),
-        "losing": data.losing,
-        "action_at": data.action_at.isoformat(),
-        "expires_at": data.expires_at.isoformat() if data.expires_at else None,
-    }
 
 
 def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferData:
@@ -769,7 +771,7 @@ def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferDat
         trn.CLIENT_CANCELLED: "Transfer cancelled.",
         trn.SERVER_CANCELLED: "Transfer cancelled by the registry.",
     }
-    enqueue_poll(ctx, notify, "transfer", messages[status], _poll_payload(data))
+    enqueue_poll(ctx, notify, "transfer", messages[status], trn.poll_payload(data))
     record(
         ctx,
         object_type="contact",
@@ -806,10 +808,10 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
     )
     fresh = conn.execute(select(t.contacts).where(t.contacts.c.id == row.id)).one()
     data = trn.transfer_data(conn, "contact", row.handle, fresh)
-    payload = _poll_payload(data)
+    payload = trn.poll_payload(data)
+    # Both sides are told, whoever approved (as for domains).
     enqueue_poll(ctx, gaining, "transfer", "Transfer approved.", payload)
-    if ctx.actor.id != row.trn_losing_id:
-        enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)
+    enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)
     record(
         ctx,
         object_type="contact",

@@ -19,6 +19,7 @@ from domreg.flows import transfer as trn
 from domreg.flows.base import (
     Context,
     check_auth_info,
+    check_status_update,
     enqueue_poll,
     forbid,
     record,
@@ -401,28 +402,11 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
     conn = ctx.conn
     row = _sponsored(ctx, cmd.name, "update")
     stored = statuses_of(conn, row.roid)
-    only_unlocking = (
-        not (cmd.add_ns or cmd.rem_ns or cmd.add_contacts or cmd.rem_contacts or cmd.add_statuses)
-        and cmd.registrant is None
-        and cmd.auth_info is None
-        and st.CLIENT_UPDATE_PROHIBITED in cmd.rem_statuses
+    other = bool(cmd.add_ns or cmd.rem_ns or cmd.add_contacts or cmd.rem_contacts)
+    other = other or cmd.registrant is not None or cmd.auth_info is not None
+    check_status_update(
+        stored, cmd.add_statuses, cmd.rem_statuses, st.DOMAIN_CLIENT_SETTABLE, other
     )
-    prohibited = (
-        st.UPDATE_PROHIBITED - {st.CLIENT_UPDATE_PROHIBITED}
-        if only_unlocking
-        else st.UPDATE_PROHIBITED
-    )
-    forbid(stored, prohibited, "update")
-
-    for s in [*(s for s, _, _ in cmd.add_statuses), *cmd.rem_statuses]:
-        if s not in st.DOMAIN_CLIENT_SETTABLE:
-            raise EppError(
-                Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
-            )
-    # Removing a status that is not set is a no-op: status removal is idempotent.
-    for s, _, _ in cmd.add_statuses:
-        if s in stored and s not in cmd.rem_statuses:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")
 
     current_ns = {
         r.host_id
@@ -679,7 +663,7 @@ def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
     conn.execute(insert(t.statuses).values(roid=row.roid, status=st.PENDING_TRANSFER))
     fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
     data = trn.transfer_data(conn, "domain", row.name, fresh)
-    enqueue_poll(ctx, row.registrar_id, "transfer", "Transfer requested.", _poll_payload(data))
+    enqueue_poll(ctx, row.registrar_id, "transfer", "Transfer requested.", trn.poll_payload(data))
     record(
         ctx,
         object_type="domain",
@@ -691,19 +675,6 @@ def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
         publish=False,
     )
     return data
-
-
-def _poll_payload(data: trn.TransferData) -> dict[str, Any]:
-    return {
-        "object_type": data.object_type,
-        "name": data.name,
-        "status": data.status,
-        "gaining": data.gaining,
-        "requested_at": data.requested_at.isoformat(),
-        "losing": data.losing,
-        "action_at": data.action_at.isoformat(),
-        "expires_at": data.expires_at.isoformat() if data.expires_at else None,
-    }
 
 
 def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferData:
@@ -725,7 +696,7 @@ def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferDat
         trn.CLIENT_CANCELLED: "Transfer cancelled.",
         trn.SERVER_CANCELLED: "Transfer cancelled by the registry.",
     }
-    enqueue_poll(ctx, notify, "transfer", messages[status], _poll_payload(data))
+    enqueue_poll(ctx, notify, "transfer", messages[status], trn.poll_payload(data))
     record(
         ctx,
         object_type="domain",
@@ -769,7 +740,7 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
     )
     fresh = conn.execute(select(t.domains).where(t.domains.c.id == row.id)).one()
     data = trn.transfer_data(conn, "domain", row.name, fresh)
-    payload = _poll_payload(data)
+    payload = trn.poll_payload(data)
     # Both sides are told, whoever approved (the server, after the pending period, or the loser).
     enqueue_poll(ctx, gaining, "transfer", "Transfer approved.", payload)
     enqueue_poll(ctx, row.trn_losing_id, "transfer", "Transfer approved.", payload)

@@ -18,7 +18,14 @@ from sqlalchemy import Connection, Row, delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
-from domreg.flows.base import Context, forbid, record, registrar_clids, statuses_of
+from domreg.flows.base import (
+    Context,
+    check_status_update,
+    forbid,
+    record,
+    registrar_clids,
+    statuses_of,
+)
 from domreg.flows.lookup import (
     Tld,
     live_domain,
@@ -377,40 +384,16 @@ def update(ctx: Context, cmd: HostUpdate) -> None:
     domain does not exist; 2201 not the sponsor, or another registrar sponsors the new name's
     superordinate domain; 2304 status prohibits update (removing only clientUpdateProhibited
     is allowed), or the new superordinate domain is pending deletion; 2302 the new name is in
-    use; 2306 a status not settable by clients, an element added twice or removed but absent,
-    the new name is a TLD or directly under one, an external host left with addresses, a
-    subordinate host left without one, or more than 13 addresses.
+    use; 2306 a status not settable by clients, an element added twice, an address removed but absent,
+    a status language tag longer than 16 characters, the new name is a TLD or directly under
+    one, an external host left with addresses, a subordinate host left without one, or more
+    than 13 addresses.
     """
     conn = ctx.conn
     row = _sponsored(ctx, cmd.name, "update")
     stored = statuses_of(conn, row.roid)
-    only_unlocking = (
-        not (cmd.add_addresses or cmd.rem_addresses or cmd.add_statuses)
-        and cmd.new_name is None
-        and st.CLIENT_UPDATE_PROHIBITED in cmd.rem_statuses
-    )
-    prohibited = (
-        st.UPDATE_PROHIBITED - {st.CLIENT_UPDATE_PROHIBITED}
-        if only_unlocking
-        else st.UPDATE_PROHIBITED
-    )
-    forbid(stored, prohibited, "update")
-
-    for s in [*(s for s, _, _ in cmd.add_statuses), *cmd.rem_statuses]:
-        if s not in st.HOST_CLIENT_SETTABLE:
-            raise EppError(
-                Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} cannot be set by a registrar"
-            )
-    for s in cmd.rem_statuses:
-        if s not in stored:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is not set")
-    added: set[str] = set()
-    for s, _, _ in cmd.add_statuses:
-        if s in added:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is given twice")
-        added.add(s)
-        if s in stored and s not in cmd.rem_statuses:
-            raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, f"status {s} is already set")
+    other = bool(cmd.add_addresses or cmd.rem_addresses) or cmd.new_name is not None
+    check_status_update(stored, cmd.add_statuses, cmd.rem_statuses, st.HOST_CLIENT_SETTABLE, other)
 
     current = _stored_addresses(conn, row.id)
     rem = _addresses(cmd.rem_addresses)

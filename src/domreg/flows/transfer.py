@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row
 
@@ -54,3 +55,17 @@ def transfer_data(conn: Connection, object_type: str, name: str, row: Row) -> Tr
         action_at=row.trn_action_at,
         expires_at=getattr(row, "trn_expires_at", None),
     )
+
+
+def poll_payload(data: TransferData) -> dict[str, Any]:
+    """The JSON kept with a transfer poll message; the EPP adapter renders it as trnData."""
+    return {
+        "object_type": data.object_type,
+        "name": data.name,
+        "status": data.status,
+        "gaining": data.gaining,
+        "requested_at": data.requested_at.isoformat(),
+        "losing": data.losing,
+        "action_at": data.action_at.isoformat(),
+        "expires_at": data.expires_at.isoformat() if data.expires_at else None,
+    }
