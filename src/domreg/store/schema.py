@@ -54,6 +54,144 @@ tlds = Table(
     Column("min_period_years", Integer, nullable=False, server_default="1"),
     Column("max_period_years", Integer, nullable=False, server_default="10"),
     Column("created_at", DateTime, nullable=False),
+    # Lifecycle policy (days), RFC 3915 and the usual gTLD defaults.
+    Column("add_grace_days", Integer, nullable=False, server_default="5"),
+    Column("renew_grace_days", Integer, nullable=False, server_default="5"),
+    Column("autorenew_grace_days", Integer, nullable=False, server_default="45"),
+    Column("transfer_grace_days", Integer, nullable=False, server_default="5"),
+    Column("transfer_pending_days", Integer, nullable=False, server_default="5"),
+    Column("redemption_days", Integer, nullable=False, server_default="30"),
+    Column("pending_delete_days", Integer, nullable=False, server_default="5"),
+    # Prices in minor units of `currency`, per year for create, renew and transfer.
+    Column("create_price", BigInteger, nullable=False, server_default="1000"),
+    Column("renew_price", BigInteger, nullable=False, server_default="1000"),
+    Column("transfer_price", BigInteger, nullable=False, server_default="1000"),
+    Column("restore_price", BigInteger, nullable=False, server_default="5000"),
+    # secDNS (RFC 5910): "ds" accepts DS data only; "any" also accepts key data.
+    Column("dnssec_interface", String(8), nullable=False, server_default="ds"),
+)
+
+#: Launch phases of a TLD (RFC 8334): sunrise, claims, landrush, open; `ends_at` NULL = open-ended.
+tld_phases = Table(
+    "tld_phases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tld_id", ForeignKey("tlds.id"), nullable=False),
+    Column("name", String(16), nullable=False),
+    Column("starts_at", DateTime, nullable=False),
+    Column("ends_at", DateTime, nullable=True),
+    Index("ix_tld_phases_tld", "tld_id", "starts_at"),
+)
+
+#: Names that cannot be registered (without an allocation token that allows them).
+reserved_names = Table(
+    "reserved_names",
+    metadata,
+    Column("tld_id", ForeignKey("tlds.id"), primary_key=True),
+    Column("label", String(63), primary_key=True),
+    Column("reason", String(255), nullable=False),
+)
+
+#: Premium names: their own prices (minor units per year), replacing the TLD's.
+premium_names = Table(
+    "premium_names",
+    metadata,
+    Column("tld_id", ForeignKey("tlds.id"), primary_key=True),
+    Column("label", String(63), primary_key=True),
+    Column("price_class", String(32), nullable=False, server_default="premium"),
+    Column("create_price", BigInteger, nullable=False),
+    Column("renew_price", BigInteger, nullable=False),
+    Column("transfer_price", BigInteger, nullable=False),
+    Column("restore_price", BigInteger, nullable=False),
+)
+
+#: Per-registrar price overrides for one TLD and operation (create, renew, transfer, restore).
+registrar_prices = Table(
+    "registrar_prices",
+    metadata,
+    Column("registrar_id", ForeignKey("registrars.id"), primary_key=True),
+    Column("tld_id", ForeignKey("tlds.id"), primary_key=True),
+    Column("operation", String(16), primary_key=True),
+    Column("price", BigInteger, nullable=False),
+)
+
+#: The billing ledger: immutable rows; a registrar's balance is their sum.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("registrar_id", ForeignKey("registrars.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    # create, renew, autorenew, transfer, restore (charges, negative amounts), refund,
+    # topup and adjustment.
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed minor units: + credits, - charges
+    Column("currency", String(3), nullable=False),
+    Column("tld_id", ForeignKey("tlds.id"), nullable=True),
+    Column("domain_name", String(253), nullable=True),
+    Column("roid", String(89), nullable=True),
+    Column("years", Integer, nullable=True),
+    Column("svtrid", String(64), nullable=True),
+    Column("refund_of", BigInteger, nullable=True),  # the ledger row a refund reverses
+    Column("description", Text, nullable=True),
+    Index("ix_ledger_registrar_at", "registrar_id", "at"),
+    Index("ix_ledger_roid", "roid"),
+)
+
+#: Grace periods and RGP states of a domain (RFC 3915): add, renew, autoRenew, transfer,
+#: redemption, pendingRestore, pendingDelete. `ledger_id` is the charge a delete refunds.
+grace_periods = Table(
+    "grace_periods",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("domain_id", ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("starts_at", DateTime, nullable=False),
+    Column("ends_at", DateTime, nullable=False),
+    Column("registrar_id", ForeignKey("registrars.id"), nullable=True),
+    Column("ledger_id", BigInteger, nullable=True),
+    Index("ix_grace_periods_domain", "domain_id"),
+    Index("ix_grace_periods_ends", "ends_at"),
+)
+
+#: DNSSEC delegation signer data (RFC 5910 dsData; keyData is kept when the TLD accepts it).
+domain_ds = Table(
+    "domain_ds",
+    metadata,
+    Column("domain_id", ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("key_tag", Integer, primary_key=True),
+    Column("alg", Integer, primary_key=True),
+    Column("digest_type", Integer, primary_key=True),
+    Column("digest", String(128), primary_key=True),
+    Column("key_flags", Integer, nullable=True),
+    Column("key_protocol", Integer, nullable=True),
+    Column("key_alg", Integer, nullable=True),
+    Column("public_key", Text, nullable=True),
+)
+
+#: Allocation tokens (RFC 8495): allow reserved names and/or discount the price.
+allocation_tokens = Table(
+    "allocation_tokens",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("tld_id", ForeignKey("tlds.id"), nullable=True),
+    Column("registrar_id", ForeignKey("registrars.id"), nullable=True),
+    Column("domain_name", String(253), nullable=True),  # only this name, if set
+    Column("allows_reserved", Integer, nullable=False, server_default="0"),
+    Column("discount_percent", Integer, nullable=False, server_default="0"),
+    Column("max_uses", Integer, nullable=False, server_default="1"),
+    Column("uses", Integer, nullable=False, server_default="0"),
+    Column("expires_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+#: Trademark claims (RFC 8334 claims phase): a label, its claim key, and the marks' data.
+trademark_claims = Table(
+    "trademark_claims",
+    metadata,
+    Column("tld_id", ForeignKey("tlds.id"), primary_key=True),
+    Column("label", String(63), primary_key=True),
+    Column("claim_key", String(255), nullable=False),
 )
 
 registrars = Table(
@@ -69,8 +207,12 @@ registrars = Table(
     Column("cert_fingerprints", Text, nullable=False, server_default="[]"),
     Column("allowed_ips", Text, nullable=False, server_default="[]"),
     Column("status", String(16), nullable=False, server_default="ok"),
+    # Cached sum of the registrar's ledger rows (updated in the same transaction as each row).
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False, server_default="USD"),
+    Column("credit_limit", BigInteger, nullable=False, server_default="0"),
+    Column("low_balance_threshold", BigInteger, nullable=True),
+    Column("password_changed_at", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=True),
 )
@@ -144,6 +286,8 @@ domains = Table(
     Column("transferred_at", DateTime, nullable=True),
     Column("registrant_id", ForeignKey("contacts.id"), nullable=True),
     Column("auth_info", String(255), nullable=True),
+    # RFC 9154: when set, `auth_info` holds an argon2 hash and expires at this time.
+    Column("auth_info_expires_at", DateTime, nullable=True),
     Column("trn_status", String(16), nullable=True),
     Column("trn_gaining_id", ForeignKey("registrars.id"), nullable=True),
     Column("trn_losing_id", ForeignKey("registrars.id"), nullable=True),
