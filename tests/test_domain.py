@@ -23,7 +23,9 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
-def create(name: str, period: str = '<domain:period unit="y">1</domain:period>', extra: str = "") -> str:
+def create(
+    name: str, period: str = '<domain:period unit="y">1</domain:period>', extra: str = ""
+) -> str:
     return (
         f"<create><domain:create {D}><domain:name>{name}</domain:name>{period}{extra}"
         "<domain:authInfo><domain:pw>auth-INFO1</domain:pw></domain:authInfo></domain:create></create>"
@@ -66,10 +68,22 @@ async def expect(client, body: str, code: int):
         ("fine.test", '<domain:period unit="y">11</domain:period>', 2004),
         ("fine.test", '<domain:period unit="m">13</domain:period>', 2306),
         ("fine.org", '<domain:period unit="y">1</domain:period>', 2306),  # TLD not served
-        ("a.b.test", '<domain:period unit="y">1</domain:period>', 2306),  # not directly under the TLD
+        (
+            "a.b.test",
+            '<domain:period unit="y">1</domain:period>',
+            2306,
+        ),  # not directly under the TLD
         ("xn--bcher-kva.test", '<domain:period unit="y">1</domain:period>', 1000),  # bücher
-        ("xn--bcher-kvb.test", '<domain:period unit="y">1</domain:period>', 2005),  # invalid A-label
-        ("bücher.test", '<domain:period unit="y">1</domain:period>', 2005),  # U-labels are not EPP names
+        (
+            "xn--bcher-kvb.test",
+            '<domain:period unit="y">1</domain:period>',
+            2005,
+        ),  # invalid A-label
+        (
+            "bücher.test",
+            '<domain:period unit="y">1</domain:period>',
+            2005,
+        ),  # U-labels are not EPP names
         ("-lead.test", '<domain:period unit="y">1</domain:period>', 2005),
         ("ab--cd.test", '<domain:period unit="y">1</domain:period>', 2005),
     ],
@@ -84,14 +98,18 @@ async def test_create_name_and_period_rules(connect, db, name, period, code):
 
 async def test_create_expiry_is_period_from_now(connect):
     client = await connect("ClientX")
-    reply = await expect(client, create("dated.test", '<domain:period unit="y">3</domain:period>'), 1000)
+    reply = await expect(
+        client, create("dated.test", '<domain:period unit="y">3</domain:period>'), 1000
+    )
     assert reply.findtext(".//domain:crDate") == "2026-01-15T12:00:00.0Z"
     assert reply.findtext(".//domain:exDate") == "2029-01-15T12:00:00.0Z"
 
 
 async def test_create_by_registrar_not_accredited_for_the_tld_is_2201(connect, db):
     with db.write() as conn:
-        registry.add_registrar(conn, Clock().now(), clid="Outsider", name="O", password="secret-PW1", tlds=["com"])
+        registry.add_registrar(
+            conn, Clock().now(), clid="Outsider", name="O", password="secret-PW1", tlds=["com"]
+        )
     client = await connect()
     assert (await client.login("Outsider", "secret-PW1")).code == 1000
     await expect(client, create("nope.test"), 2201)
@@ -103,7 +121,9 @@ async def test_create_existing_name_is_2302_and_unknown_references_2303(connect)
     await expect(client, create("taken.test"), 2302)
     ns = "<domain:ns><domain:hostObj>ns1.nowhere.example</domain:hostObj></domain:ns>"
     await expect(client, create("other.test", extra=ns), 2303)
-    await expect(client, create("other.test", extra="<domain:registrant>ghost1</domain:registrant>"), 2303)
+    await expect(
+        client, create("other.test", extra="<domain:registrant>ghost1</domain:registrant>"), 2303
+    )
 
 
 async def test_info_hosts_attribute_selects_delegated_and_subordinate_hosts(connect):
@@ -116,7 +136,9 @@ async def test_info_hosts_attribute_selects_delegated_and_subordinate_hosts(conn
 
     async def info(hosts: str):
         return await expect(
-            client, f'<info><domain:info {D}><domain:name hosts="{hosts}">zone.test</domain:name></domain:info></info>', 1000
+            client,
+            f'<info><domain:info {D}><domain:name hosts="{hosts}">zone.test</domain:name></domain:info></info>',
+            1000,
         )
 
     r = await info("all")
@@ -135,11 +157,20 @@ async def test_client_statuses_prohibit_what_they_name(connect, db):
     await expect(client, create("locked.test"), 1000)
     statuses = "".join(
         f'<domain:status s="{s}"/>'
-        for s in ("clientDeleteProhibited", "clientRenewProhibited", "clientTransferProhibited", "clientUpdateProhibited")
+        for s in (
+            "clientDeleteProhibited",
+            "clientRenewProhibited",
+            "clientTransferProhibited",
+            "clientUpdateProhibited",
+        )
     )
     await expect(client, update("locked.test", f"<domain:add>{statuses}</domain:add>"), 1000)
     before = dump(db)
-    await expect(client, f"<delete><domain:delete {D}><domain:name>locked.test</domain:name></domain:delete></delete>", 2304)
+    await expect(
+        client,
+        f"<delete><domain:delete {D}><domain:name>locked.test</domain:name></domain:delete></delete>",
+        2304,
+    )
     await expect(client, renew("locked.test", "2027-01-15"), 2304)
     chg = "<domain:chg><domain:authInfo><domain:pw>new-AUTH1</domain:pw></domain:authInfo></domain:chg>"
     await expect(client, update("locked.test", chg), 2304)
@@ -148,7 +179,11 @@ async def test_client_statuses_prohibit_what_they_name(connect, db):
     assert dump(db) == before
     # Removing clientUpdateProhibited alone is allowed; then updates work again.
     await expect(
-        client, update("locked.test", '<domain:rem><domain:status s="clientUpdateProhibited"/></domain:rem>'), 1000
+        client,
+        update(
+            "locked.test", '<domain:rem><domain:status s="clientUpdateProhibited"/></domain:rem>'
+        ),
+        1000,
     )
     await expect(client, update("locked.test", chg), 1000)
 
@@ -156,7 +191,9 @@ async def test_client_statuses_prohibit_what_they_name(connect, db):
 async def test_server_statuses_cannot_be_set_by_registrars(connect):
     client = await connect("ClientX")
     await expect(client, create("srv.test"), 1000)
-    await expect(client, update("srv.test", '<domain:add><domain:status s="serverHold"/></domain:add>'), 2306)
+    await expect(
+        client, update("srv.test", '<domain:add><domain:status s="serverHold"/></domain:add>'), 2306
+    )
 
 
 async def test_renew_checks_current_expiry_and_ten_year_cap(connect):
@@ -168,7 +205,9 @@ async def test_renew_checks_current_expiry_and_ten_year_cap(connect):
     assert reply.findtext(".//domain:exDate") == "2036-01-15T12:00:00.0Z"
 
 
-async def test_transfer_request_approve_moves_sponsor_extends_expiry_and_polls_both(connect, db, clock):
+async def test_transfer_request_approve_moves_sponsor_extends_expiry_and_polls_both(
+    connect, db, clock
+):
     x = await connect("ClientX")
     y = await connect("ClientY")
     await expect(x, create("moving.test"), 1000)
@@ -187,18 +226,28 @@ async def test_transfer_request_approve_moves_sponsor_extends_expiry_and_polls_b
     await expect(x, f'<poll op="ack" msgID="{msg_id}"/>', 1000)
     await expect(x, '<poll op="req"/>', 1300)
 
-    info = await expect(x, f'<info><domain:info {D}><domain:name>moving.test</domain:name></domain:info></info>', 1000)
+    info = await expect(
+        x,
+        f"<info><domain:info {D}><domain:name>moving.test</domain:name></domain:info></info>",
+        1000,
+    )
     assert "pendingTransfer" in {e.get("s") for e in info.findall(".//domain:status")}
 
     await expect(x, transfer("approve", "moving.test"), 1000)
-    info = await expect(y, f'<info><domain:info {D}><domain:name>moving.test</domain:name></domain:info></info>', 1000)
+    info = await expect(
+        y,
+        f"<info><domain:info {D}><domain:name>moving.test</domain:name></domain:info></info>",
+        1000,
+    )
     assert info.findtext(".//domain:clID") == "ClientY"
     assert info.findtext(".//domain:exDate") == "2028-01-15T12:00:00.0Z"
     assert info.findtext(".//domain:trDate") is not None
     assert info.findtext(".//domain:authInfo/domain:pw") != "auth-INFO1"  # reset on transfer
     assert "pendingTransfer" not in {e.get("s") for e in info.findall(".//domain:status")}
     # The subordinate host moved with its domain.
-    h = await expect(y, f"<info><host:info {H}><host:name>ns1.moving.test</host:name></host:info></info>", 1000)
+    h = await expect(
+        y, f"<info><host:info {H}><host:name>ns1.moving.test</host:name></host:info></info>", 1000
+    )
     assert h.findtext(".//host:clID") == "ClientY"
     r = await expect(y, '<poll op="req"/>', 1301)
     assert r.findtext(".//domain:trStatus") == "clientApproved"
@@ -225,18 +274,35 @@ async def test_every_transform_writes_one_history_row_with_the_response_svtrid(c
     client = await connect("ClientX")
     replies = [
         await expect(client, create("hist.test"), 1000),
-        await expect(client, update("hist.test", '<domain:add><domain:status s="clientHold"/></domain:add>'), 1000),
+        await expect(
+            client,
+            update("hist.test", '<domain:add><domain:status s="clientHold"/></domain:add>'),
+            1000,
+        ),
         await expect(client, renew("hist.test", "2027-01-15"), 1000),
-        await expect(client, f"<delete><domain:delete {D}><domain:name>hist.test</domain:name></domain:delete></delete>", 1000),
+        await expect(
+            client,
+            f"<delete><domain:delete {D}><domain:name>hist.test</domain:name></domain:delete></delete>",
+            1000,
+        ),
     ]
-    await expect(client, f'<check><domain:check {D}><domain:name>hist.test</domain:name></domain:check></check>', 1000)
+    await expect(
+        client,
+        f"<check><domain:check {D}><domain:name>hist.test</domain:name></domain:check></check>",
+        1000,
+    )
     with db.read() as conn:
         rows = conn.execute(
             select(t.history.c.svtrid, t.history.c.command, t.history.c.cltrid)
             .where(t.history.c.object_name == "hist.test")
             .order_by(t.history.c.id)
         ).all()
-    assert [r.command for r in rows] == ["domain:create", "domain:update", "domain:renew", "domain:delete"]
+    assert [r.command for r in rows] == [
+        "domain:create",
+        "domain:update",
+        "domain:renew",
+        "domain:delete",
+    ]
     assert [r.svtrid for r in rows] == [r.findtext(".//epp:svTRID") for r in replies]
     assert [r.cltrid for r in rows] == [r.findtext(".//epp:clTRID") for r in replies]
 
@@ -244,7 +310,11 @@ async def test_every_transform_writes_one_history_row_with_the_response_svtrid(c
 async def test_deleted_name_is_available_again(connect):
     client = await connect("ClientX")
     await expect(client, create("again.test"), 1000)
-    await expect(client, f"<delete><domain:delete {D}><domain:name>again.test</domain:name></domain:delete></delete>", 1000)
+    await expect(
+        client,
+        f"<delete><domain:delete {D}><domain:name>again.test</domain:name></domain:delete></delete>",
+        1000,
+    )
     r = await client.domain_check("again.test")
     assert r.find(".//domain:name").get("avail") == "1"
     await expect(client, create("again.test"), 1000)

@@ -11,7 +11,9 @@ from domreg.flows import registry
 
 def add(db, clid: str, **kw) -> None:
     with db.write() as conn:
-        registry.add_registrar(conn, Clock().now(), clid=clid, name=clid, password="secret-PW1", tlds=["test"], **kw)
+        registry.add_registrar(
+            conn, Clock().now(), clid=clid, name=clid, password="secret-PW1", tlds=["test"], **kw
+        )
 
 
 async def test_login_from_outside_the_allow_list_is_refused(connect, db):
@@ -39,7 +41,9 @@ async def test_required_client_certificate_missing_is_refused(connect, db, tls_d
 async def test_required_client_certificate_presented_is_accepted(connect, db, tls_dir):
     add(db, "Pinned", cert_fingerprints=[tls.fingerprint(tls_dir / "clientx.crt")])
     ctx = client_tls_context(
-        ca_file=str(tls_dir / "ca.crt"), cert_file=str(tls_dir / "clientx.crt"), key_file=str(tls_dir / "clientx.key")
+        ca_file=str(tls_dir / "ca.crt"),
+        cert_file=str(tls_dir / "clientx.crt"),
+        key_file=str(tls_dir / "clientx.key"),
     )
     client = await connect(tls_ctx=ctx)
     assert (await client.login("Pinned", "secret-PW1")).code == 1000
@@ -49,7 +53,9 @@ async def test_other_client_certificate_is_refused(connect, db, tls_dir):
     other = tls.issue(tls_dir, "other", "Other", server=False)
     add(db, "Pinned", cert_fingerprints=[tls.fingerprint(other)])
     ctx = client_tls_context(
-        ca_file=str(tls_dir / "ca.crt"), cert_file=str(tls_dir / "clientx.crt"), key_file=str(tls_dir / "clientx.key")
+        ca_file=str(tls_dir / "ca.crt"),
+        cert_file=str(tls_dir / "clientx.crt"),
+        key_file=str(tls_dir / "clientx.key"),
     )
     client = await connect(tls_ctx=ctx)
     reply = await client.login("Pinned", "secret-PW1")
@@ -63,7 +69,9 @@ async def test_suspended_registrar_cannot_log_in(connect, db):
 
     add(db, "Paused")
     with db.write() as conn:
-        conn.execute(update(t.registrars).where(t.registrars.c.clid == "Paused").values(status="suspended"))
+        conn.execute(
+            update(t.registrars).where(t.registrars.c.clid == "Paused").values(status="suspended")
+        )
     client = await connect()
     assert (await client.login("Paused", "secret-PW1")).code == 2200
 
@@ -82,7 +90,9 @@ async def test_tls_below_1_2_is_refused(epp_server, tls_dir):
         pass
     refused = False
     try:
-        _, writer = await asyncio.open_connection("127.0.0.1", epp_server.ports[0], ssl=ctx, server_hostname="localhost")
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", epp_server.ports[0], ssl=ctx, server_hostname="localhost"
+        )
         writer.close()
     except (ssl.SSLError, ConnectionError):
         refused = True

@@ -11,7 +11,6 @@ the one this server assigned to jd1234, the only change made to any example.
 from __future__ import annotations
 
 import re
-
 from datetime import datetime
 from pathlib import Path
 
