@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from domreg.flows.session import hash_password, normalise_fingerprint
@@ -161,13 +161,11 @@ def _registrar_id(conn: Connection, clid: str) -> int:
 
 
 def credit(conn: Connection, now: datetime, clid: str, amount: int) -> int:
-    """Add `amount` minor units to a registrar's balance; returns the new balance."""
+    """Add `amount` minor units to a registrar's balance (a ledger row); returns the new balance."""
+    from domreg.flows.billing import top_up
+
     registrar_id = _registrar_id(conn, clid)
-    conn.execute(
-        update(t.registrars)
-        .where(t.registrars.c.id == registrar_id)
-        .values(balance=t.registrars.c.balance + amount, updated_at=now)
-    )
+    top_up(conn, now, registrar_id, amount)
     return int(
         conn.execute(
             select(t.registrars.c.balance).where(t.registrars.c.id == registrar_id)

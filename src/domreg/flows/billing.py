@@ -1,0 +1,188 @@
+"""Prepaid registrar billing: prices, charges and refunds written to the immutable ledger.
+
+Every movement of money is one `ledger` row (negative amounts are charges, positive ones
+credits) written in the same transaction as the command that caused it; `registrars.balance`
+is kept equal to the sum of the registrar's rows. A charge that would take the balance below
+minus the credit limit fails with 2104 and, the transaction being rolled back, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select, update
+
+from domreg.flows.base import Context
+from domreg.model.errors import EppError
+from domreg.model.results import Result
+from domreg.store import schema as t
+
+#: Operations with a price.
+OPERATIONS = ("create", "renew", "transfer", "restore")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What one operation on one name costs one registrar, in minor units of `currency`."""
+
+    operation: str
+    amount: int  # for the whole operation (all years)
+    currency: str
+    price_class: str  # "standard" or the premium class
+
+
+def quote(
+    conn: Connection, registrar_id: int, tld_id: int, label: str, operation: str, years: int = 1
+) -> Price:
+    """The price of `operation` on `label` under the TLD for `years` (restore: one fee)."""
+    tld = conn.execute(select(t.tlds).where(t.tlds.c.id == tld_id)).one()
+    premium = conn.execute(
+        select(t.premium_names).where(
+            t.premium_names.c.tld_id == tld_id, t.premium_names.c.label == label
+        )
+    ).first()
+    if premium is not None:
+        unit = getattr(premium, f"{operation}_price")
+        price_class = premium.price_class
+    else:
+        override = conn.execute(
+            select(t.registrar_prices.c.price).where(
+                t.registrar_prices.c.registrar_id == registrar_id,
+                t.registrar_prices.c.tld_id == tld_id,
+                t.registrar_prices.c.operation == operation,
+            )
+        ).scalar_one_or_none()
+        unit = override if override is not None else getattr(tld, f"{operation}_price")
+        price_class = "standard"
+    amount = unit if operation == "restore" else unit * years
+    return Price(operation, int(amount), tld.currency, price_class)
+
+
+def _post(
+    conn: Connection,
+    *,
+    registrar_id: int,
+    at: object,
+    kind: str,
+    amount: int,
+    currency: str,
+    tld_id: int | None = None,
+    domain_name: str | None = None,
+    roid: str | None = None,
+    years: int | None = None,
+    svtrid: str | None = None,
+    refund_of: int | None = None,
+    description: str | None = None,
+) -> int:
+    """Write one ledger row and move the cached balance by the same amount."""
+    ledger_id = conn.execute(
+        insert(t.ledger)
+        .values(
+            registrar_id=registrar_id,
+            at=at,
+            kind=kind,
+            amount=amount,
+            currency=currency,
+            tld_id=tld_id,
+            domain_name=domain_name,
+            roid=roid,
+            years=years,
+            svtrid=svtrid,
+            refund_of=refund_of,
+            description=description,
+        )
+        .returning(t.ledger.c.id)
+    ).scalar_one()
+    conn.execute(
+        update(t.registrars)
+        .where(t.registrars.c.id == registrar_id)
+        .values(balance=t.registrars.c.balance + amount)
+    )
+    return int(ledger_id)
+
+
+def charge(
+    ctx: Context,
+    *,
+    registrar_id: int,
+    tld_id: int,
+    label: str,
+    domain_name: str,
+    roid: str | None,
+    operation: str,
+    years: int = 1,
+    kind: str | None = None,
+    price: Price | None = None,
+) -> int:
+    """Charge a registrar for an operation; returns the ledger row id (kept to refund it).
+
+    2104 if the balance plus the credit limit does not cover the price.
+    """
+    price = price or quote(ctx.conn, registrar_id, tld_id, label, operation, years)
+    reg = ctx.conn.execute(
+        select(t.registrars.c.balance, t.registrars.c.credit_limit, t.registrars.c.currency).where(
+            t.registrars.c.id == registrar_id
+        )
+    ).one()
+    if reg.balance + reg.credit_limit < price.amount:
+        raise EppError(
+            Result.BILLING_FAILURE,
+            f"insufficient funds: {operation} costs {price.amount / 100:.2f} {price.currency}, "
+            f"available {(reg.balance + reg.credit_limit) / 100:.2f}",
+        )
+    return _post(
+        ctx.conn,
+        registrar_id=registrar_id,
+        at=ctx.now,
+        kind=kind or operation,
+        amount=-price.amount,
+        currency=price.currency,
+        tld_id=tld_id,
+        domain_name=domain_name,
+        roid=roid,
+        years=years if operation != "restore" else None,
+        svtrid=ctx.svtrid,
+    )
+
+
+def refund(ctx: Context, ledger_id: int, description: str) -> int | None:
+    """Reverse a charge in full (once); returns the refund's ledger id, None if already refunded."""
+    conn = ctx.conn
+    original = conn.execute(select(t.ledger).where(t.ledger.c.id == ledger_id)).one()
+    already = conn.execute(select(t.ledger.c.id).where(t.ledger.c.refund_of == ledger_id)).first()
+    if already is not None or original.amount >= 0:
+        return None
+    return _post(
+        conn,
+        registrar_id=original.registrar_id,
+        at=ctx.now,
+        kind="refund",
+        amount=-original.amount,
+        currency=original.currency,
+        tld_id=original.tld_id,
+        domain_name=original.domain_name,
+        roid=original.roid,
+        years=original.years,
+        svtrid=ctx.svtrid,
+        refund_of=ledger_id,
+        description=description,
+    )
+
+
+def top_up(
+    conn: Connection, now: object, registrar_id: int, amount: int, description: str = "top-up"
+) -> int:
+    """Credit (or, with a negative amount, debit) a registrar outside any EPP command."""
+    currency = conn.execute(
+        select(t.registrars.c.currency).where(t.registrars.c.id == registrar_id)
+    ).scalar_one()
+    kind = "topup" if amount >= 0 else "adjustment"
+    return _post(
+        conn,
+        registrar_id=registrar_id,
+        at=now,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        description=description,
+    )
