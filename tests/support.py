@@ -39,7 +39,10 @@ _official_schema: etree.XMLSchema | None = None
 
 
 def official_schema() -> etree.XMLSchema:
-    """The EPP schemas from ../shared/reference/epp-xsd (not the package's copies)."""
+    """The EPP schemas from ../shared/reference/epp-xsd (not the package's copies): the core,
+    and the schema of every extension module domreg ships (epp/extensions/)."""
+    from domreg.epp import extensions
+
     global _official_schema
     if _official_schema is None:
         xsd = reference("epp-xsd")
@@ -49,7 +52,10 @@ def official_schema() -> etree.XMLSchema:
             "urn:ietf:params:xml:ns:host-1.0": "host-1.0.xsd",
             "urn:ietf:params:xml:ns:domain-1.0": "domain-1.0.xsd",
             "urn:ietf:params:xml:ns:contact-1.0": "contact-1.0.xsd",
+            **extensions.SCHEMAS,
         }
+        missing = [f for f in files.values() if not (xsd / f).exists()]
+        assert not missing, f"schemas missing from {xsd}: {missing}"
         imports = "".join(
             f'<xs:import namespace="{ns}" schemaLocation="{(xsd / f).as_uri()}"/>'
             for ns, f in files.items()
@@ -65,7 +71,7 @@ def official_schema() -> etree.XMLSchema:
 
 
 def assert_schema_valid(raw: bytes) -> None:
-    """Fail unless `raw` validates against the official EPP schemas."""
+    """Fail unless `raw` validates against the official EPP schemas (core and extensions)."""
     schema = official_schema()
     doc = etree.fromstring(raw)
     if not schema.validate(doc):
@@ -133,6 +139,10 @@ TABLES = [
     t.host_addresses,
     t.contact_postal,
     t.cursors,
+    t.ledger,
+    t.registrar_prices,
+    t.premium_names,
+    t.reserved_names,
 ]
 
 
@@ -174,12 +184,14 @@ def dump(db: Database) -> dict[str, list[tuple[object, ...]]]:
 # ---------------------------------------------------------------- registry set-up
 
 PASSWORDS = {"ClientX": "foo-BAR2", "ClientY": "bar-FOO2", "ClientZ": "baz-QUX3"}
+#: What each registrar of `setup_registry` starts with (minor units): 1,000,000.00.
+FUNDS = 100_000_000
 
 
 def setup_registry(
     db: Database, now: datetime | None = None, tlds: tuple[str, ...] = ("test", "com", "net")
 ) -> None:
-    """TLDs and three registrars, all accredited for every TLD."""
+    """TLDs and three registrars, all accredited for every TLD, each credited with FUNDS."""
     now = now or Clock().now()
     with db.write() as conn:
         for name in tlds:
@@ -188,6 +200,16 @@ def setup_registry(
             registry.add_registrar(
                 conn, now, clid=clid, name=f"{clid} Inc.", password=password, tlds=list(tlds)
             )
+            registry.credit(conn, now, clid, FUNDS)
+
+
+def fund(db: Database, now: datetime, registrar_ids: list[int], amount: int = FUNDS) -> None:
+    """Credit registrars created directly in the tables (a top-up ledger row each)."""
+    from domreg.flows.billing import top_up
+
+    with db.write() as conn:
+        for registrar_id in registrar_ids:
+            top_up(conn, now, registrar_id, amount)
 
 
 # ---------------------------------------------------------------- a real `domreg serve`

@@ -80,7 +80,7 @@ def test_tld_and_registrar_administration(tmp_path):
     [
         (("tld", "add", "bad_name"), "invalid TLD"),
         (("registrar", "add", "x", "--name", "X", "--password", "short1"), "invalid registrar id"),
-        (("registrar", "add", "okclid", "--name", "X", "--password", "abc"), "6 to 16"),
+        (("registrar", "add", "okclid", "--name", "X", "--password", "abc"), "6 to 128"),
         (
             (
                 "registrar",

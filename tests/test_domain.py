@@ -242,7 +242,11 @@ async def test_transfer_request_approve_moves_sponsor_extends_expiry_and_polls_b
     assert info.findtext(".//domain:clID") == "ClientY"
     assert info.findtext(".//domain:exDate") == "2028-01-15T12:00:00.0Z"
     assert info.findtext(".//domain:trDate") is not None
-    assert info.findtext(".//domain:authInfo/domain:pw") != "auth-INFO1"  # reset on transfer
+    # RFC 9154 section 5.4: the transfer unset the authInfo: the new sponsor sees none, and
+    # the old one authorises nothing any more.
+    assert info.find(".//domain:authInfo") is None
+    z = await connect("ClientZ")
+    await expect(z, transfer("request", "moving.test", "auth-INFO1"), 2202)
     assert "pendingTransfer" not in {e.get("s") for e in info.findall(".//domain:status")}
     # The subordinate host moved with its domain.
     h = await expect(

@@ -119,6 +119,7 @@ def reg(database_url: str) -> Iterator[Registry]:
         conn.execute(
             insert(t.registrar_tlds), [{"registrar_id": a.id, "tld_id": 1} for a in (A, B, C)]
         )
+    support.fund(db, NOW, [a.id for a in (A, B, C)])
     yield Registry(db)
     support.empty(db)
     db.close()
@@ -312,7 +313,6 @@ def test_create_stores_the_country_code_in_upper_case(reg: Registry) -> None:
         ({"email": "two@@example.com"}, Result.PARAMETER_VALUE_SYNTAX_ERROR),
         ({"email": ""}, Result.REQUIRED_PARAMETER_MISSING),
         ({"email": "a@" + "b" * 300 + ".com"}, Result.PARAMETER_VALUE_POLICY_ERROR),
-        ({"auth_info": ""}, Result.PARAMETER_VALUE_POLICY_ERROR),
         ({"auth_info": "p" * 256}, Result.PARAMETER_VALUE_POLICY_ERROR),
         (
             {"disclose": contact.Disclose(True, frozenset({"birthday"}))},
@@ -329,7 +329,7 @@ def test_create_with_a_bad_value_fails_with_its_code(
 # ---------------------------------------------------------------- info
 
 
-def test_info_shows_everything_including_auth_info_to_the_sponsor(own: Registry) -> None:
+def test_info_shows_the_sponsor_everything_and_that_auth_info_is_set(own: Registry) -> None:
     view = own.run(A, contact.info, "sh8013")
     assert view.full is True
     assert (view.id, view.sponsor, view.creator, view.created_at) == (
@@ -339,7 +339,9 @@ def test_info_shows_everything_including_auth_info_to_the_sponsor(own: Registry)
         NOW,
     )
     assert view.postal == [INT, LOC]
-    assert (view.email, view.auth_info) == ("jdoe@example.com", PW)
+    # RFC 9154: the authInfo is stored hashed; the sponsor sees "" (set), never the value.
+    assert (view.email, view.auth_info) == ("jdoe@example.com", "")
+    assert PW not in str(own.contact_row("sh8013"))
     assert view.statuses == [("ok", None, None)]
 
 
@@ -348,7 +350,8 @@ def test_info_with_the_right_auth_info_shows_everything_to_another_registrar(
 ) -> None:
     view = own.run(B, contact.info, "sh8013", PW)
     assert view.full is True
-    assert (view.postal, view.auth_info) == ([INT, LOC], PW)
+    # RFC 9154 section 5.3: no hint to a non-sponsor whether an authInfo is set.
+    assert (view.postal, view.auth_info) == ([INT, LOC], None)
 
 
 def test_info_with_a_wrong_auth_info_is_2202(own: Registry) -> None:
@@ -474,10 +477,12 @@ def test_update_replaces_fields_and_the_postal_info_of_the_same_type(own: Regist
         None,
     )
     assert (view.auth_info, view.updater, view.updated_at) == (
-        "new-pw-2",
+        "",
         "rar-a",
         NOW + timedelta(days=2),
     )
+    own.run(B, contact.info, "sh8013", "new-pw-2")  # the new authInfo works, the old does not
+    own.fails(Result.INVALID_AUTHORIZATION_INFORMATION, B, contact.info, "sh8013", PW)
     command, name, actor_id, snap = own.history()[-1]
     assert (command, name, actor_id, snap["email"]) == (
         "contact:update",
@@ -534,7 +539,18 @@ def test_update_with_bad_values_fails_like_create(own: Registry) -> None:
     own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(email="nope"))
     own.fails(Result.PARAMETER_VALUE_SYNTAX_ERROR, A, contact.update, update(voice="123"))
     own.fails(Result.REQUIRED_PARAMETER_MISSING, A, contact.update, update(voice_ext="9"))
-    own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(auth_info=""))
+    own.fails(Result.PARAMETER_VALUE_POLICY_ERROR, A, contact.update, update(auth_info="p" * 256))
+
+
+def test_an_empty_auth_info_unsets_it_and_then_nothing_matches(own: Registry) -> None:
+    own.run(A, contact.update, update(auth_info=""))
+    assert own.contact_row("sh8013").auth_info is None
+    assert own.run(A, contact.info, "sh8013").auth_info is None
+    own.fails(Result.INVALID_AUTHORIZATION_INFORMATION, B, contact.info, "sh8013", PW)
+    own.fails(Result.INVALID_AUTHORIZATION_INFORMATION, B, contact.info, "sh8013", "")
+    own.fails(
+        Result.INVALID_AUTHORIZATION_INFORMATION, B, contact.transfer, transfer("request", "")
+    )
 
 
 def test_update_adds_and_removes_client_statuses(own: Registry) -> None:
@@ -704,7 +720,7 @@ def test_transfer_of_an_unknown_contact_is_2303(own: Registry) -> None:
     own.fails(Result.OBJECT_DOES_NOT_EXIST, B, contact.transfer, cmd)
 
 
-def test_transfer_approve_moves_the_contact_and_renews_its_auth_info(own: Registry) -> None:
+def test_transfer_approve_moves_the_contact_and_unsets_its_auth_info(own: Registry) -> None:
     own.run(B, contact.transfer, transfer("request", PW))
     own.now = NOW + timedelta(days=1)
     data = own.run(A, contact.transfer, transfer("approve"))
@@ -720,7 +736,8 @@ def test_transfer_approve_moves_the_contact_and_renews_its_auth_info(own: Regist
         "rar-b",
         NOW + timedelta(days=1),
     )
-    assert view.auth_info not in (None, PW)
+    assert view.auth_info is None  # RFC 9154 section 5.4: unset by the completed transfer
+    assert own.contact_row("sh8013").auth_info is None
     assert view.statuses == [("ok", None, None)]
     assert [m for m, _ in own.polls(B)] == ["Transfer approved."]
     assert own.polls(B)[0][1] == trn.poll_payload(data)
@@ -751,7 +768,8 @@ def test_transfer_reject_keeps_the_sponsor_and_polls_the_requester(own: Registry
     data = own.run(A, contact.transfer, transfer("reject"))
     assert data.status == trn.CLIENT_REJECTED
     view = own.run(A, contact.info, "sh8013")
-    assert (view.sponsor, view.auth_info, view.statuses) == ("rar-a", PW, [("ok", None, None)])
+    assert (view.sponsor, view.auth_info, view.statuses) == ("rar-a", "", [("ok", None, None)])
+    own.run(C, contact.info, "sh8013", PW)  # still set: the rejected transfer changed nothing
     assert [m for m, _ in own.polls(B)] == ["Transfer rejected."]
     assert own.history()[-1][0] == "contact:transfer-clientRejected"
 

@@ -100,6 +100,7 @@ def reg(database_url: str) -> Iterator[Registry]:
         conn.execute(
             insert(t.registrar_tlds), [{"registrar_id": a.id, "tld_id": 1} for a in (A, B)]
         )
+    support.fund(db, NOW, [a.id for a in (A, B)])
     yield Registry(db)
     support.empty(db)
     db.close()

@@ -11,7 +11,7 @@ the one this server assigned to jd1234, the only change made to any example.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from domreg.clock import FixedClock
 from domreg.epp.client import parse_reply
+from domreg.jobs import run_until
 from domreg.store import schema as t
 from domreg.store.db import Database
 from tests import support
@@ -136,7 +137,16 @@ async def test_rfc5731_5732_5733_examples_run_against_the_server(connect, clock,
     ]
     assert {e.get("s") for e in reply.findall(".//domain:status")} == {"clientHold"}
     assert reply.findtext(".//domain:registrant") == "sh8013"
-    assert reply.findtext(".//domain:authInfo/domain:pw") == "2BARfoo"
+    # RFC 9154: the authInfo is stored hashed and never shown; the sponsor sees an empty
+    # <domain:pw/> saying one is set. The update's 2BARfoo now authorises another registrar
+    # (without telling it whether one is set); the create's 2fooBAR no longer does.
+    pw = reply.find(".//domain:authInfo/domain:pw")
+    assert pw is not None and not pw.text
+    other = await y.domain_info("example.com", "2BARfoo")
+    assert_schema_valid(other.raw)
+    assert other.code == 1000 and other.find(".//domain:authInfo") is None
+    assert other.findtext(".//domain:registrant") == "sh8013"
+    await send(y, "rfc5731", "04-c-domain-info-authinfo.xml", 2202)
 
     # Renew with the curExpDate of the example, five years.
     reply = await send(x, "rfc5731", "13-c-domain-renew.xml", 1000)
@@ -174,7 +184,11 @@ async def test_rfc5731_5732_5733_examples_run_against_the_server(connect, clock,
         """<delete><host:delete xmlns:host="urn:ietf:params:xml:ns:host-1.0">
         <host:name>ns2.example.com</host:name></host:delete></delete>""",
     )
-    await send(y, "rfc5731", "11-c-domain-delete.xml", 1000)
+    # Out of its add grace period (created by X), the name goes into redemption (RFC 3915);
+    # the lifecycle jobs purge it 35 days later, which frees sh8013 for its delete below.
+    await send(y, "rfc5731", "11-c-domain-delete.xml", 1001)
+    clock.advance(timedelta(days=35))
+    assert run_until(db, clock.now()) == 2
 
     # RFC 5733 transfer, update and delete of sh8013.
     reply = await send(y, "rfc5733", "11-c-contact-transfer-request.xml", 1001)

@@ -31,7 +31,14 @@ class Config:
     whois_port: int = 4343
     workers: int = 1
     db_pool_size: int = 8
+    jobs_interval: float = 5.0  # seconds between lifecycle job runs in `domreg serve`; 0: none
     log_level: str = "INFO"
+    # RFC 9154: days an authInfo set by a domain update stays valid.
+    auth_info_ttl_days: int = 14
+    # RFC 8807: registrar passwords expire this many days after they were set (0: never);
+    # logins warn this many days before.
+    password_max_age_days: int = 365
+    password_warning_days: int = 30
 
     def __post_init__(self) -> None:
         self.fill_defaults()

@@ -1,7 +1,9 @@
 """`domreg serve`: start every service of the registry in one process tree.
 
 With `workers > 1` the parent forks worker processes that share the listening ports
-(SO_REUSEPORT); each has its own event loop (uvloop) and database pool.
+(SO_REUSEPORT); each has its own event loop (uvloop) and database pool. The first worker also
+runs the lifecycle jobs' scheduler (`jobs/scheduler.py`) every `jobs_interval` seconds, after
+catching up on everything that fell due while the registry was down.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import uvloop
@@ -19,14 +22,26 @@ from domreg.clock import Clock
 from domreg.config import Config
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
+from domreg.flows.base import Policy
+from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
 
 log = logging.getLogger("domreg")
 
 
-async def run(cfg: Config, reuse_port: bool, ready: asyncio.Event | None = None) -> None:
+async def run(
+    cfg: Config, reuse_port: bool, ready: asyncio.Event | None = None, jobs: bool = True
+) -> None:
     db = Database(cfg.database_url, pool_size=cfg.db_pool_size)
-    registry = Registry(db=db, clock=Clock(), server_id=cfg.epp_server_id)
+    clock = Clock()
+    registry = Registry(db=db, clock=clock, server_id=cfg.epp_server_id, policy=policy(cfg))
+    scheduler = None
+    if jobs and cfg.jobs_interval > 0:
+        scheduler = Scheduler(db, clock, cfg.jobs_interval)
+        try:  # catch up before taking commands, so none runs before an event due earlier
+            await scheduler.tick()
+        except Exception:
+            log.exception("lifecycle jobs could not catch up; the scheduler will retry")
     epp = EppServer(
         registry,
         server_tls_context(
@@ -37,6 +52,8 @@ async def run(cfg: Config, reuse_port: bool, ready: asyncio.Event | None = None)
         Limits(max_frame=cfg.epp_max_frame, idle_timeout=cfg.epp_idle_timeout),
     )
     await epp.start(cfg.epp_host, cfg.epp_port, reuse_port=reuse_port)
+    if scheduler is not None:
+        scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,8 +62,21 @@ async def run(cfg: Config, reuse_port: bool, ready: asyncio.Event | None = None)
         ready.set()
     await stop.wait()
     log.info("shutting down (pid %d)", os.getpid())
+    if scheduler is not None:
+        await scheduler.stop()
     await epp.close()
     db.close()
+
+
+def policy(cfg: Config) -> Policy:
+    """The flows' registry-wide settings from the configuration."""
+    return Policy(
+        auth_info_ttl=timedelta(days=cfg.auth_info_ttl_days),
+        password_max_age=timedelta(days=cfg.password_max_age_days)
+        if cfg.password_max_age_days > 0
+        else None,
+        password_warning=timedelta(days=cfg.password_warning_days),
+    )
 
 
 def banner(cfg: Config) -> str:
@@ -55,6 +85,9 @@ def banner(cfg: Config) -> str:
             "domreg is running:",
             f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
             f"  database             {cfg.database_url}",
+            f"  lifecycle jobs       every {cfg.jobs_interval:g} s"
+            if cfg.jobs_interval > 0
+            else "  lifecycle jobs       off (jobs_interval = 0; run `domreg jobs run`)",
             "",
             "Try it:",
             f"  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password <printed by init> check example.test",
@@ -74,11 +107,11 @@ def serve(cfg: Config) -> int:
         uvloop.run(run(cfg, reuse_port=False))
         return 0
     children = []
-    for _ in range(workers):
+    for index in range(workers):
         pid = os.fork()
         if pid == 0:
             try:
-                uvloop.run(run(cfg, reuse_port=True))
+                uvloop.run(run(cfg, reuse_port=True, jobs=index == 0))
             finally:
                 os._exit(0)
         children.append(pid)

@@ -164,6 +164,16 @@ def cmd_epp(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     return run(args, cfg)
 
 
+def cmd_bench_epp(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    from domreg.bench import epp as bench_epp
+
+    try:
+        return bench_epp.main(args)
+    except bench_epp.BenchError as exc:
+        print(f"domreg bench epp: {exc}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> Parser:
     p = Parser(prog="domreg", description="domreg: a domain name registry")
     p.add_argument("--config", help="configuration file (default ./domreg.toml)")
@@ -194,7 +204,11 @@ def build_parser() -> Parser:
     radd = reg.add_parser("add", help="add a registrar")
     radd.add_argument("clid")
     radd.add_argument("--name", required=True)
-    radd.add_argument("--password", required=True, help="EPP password (6-16 characters)")
+    radd.add_argument(
+        "--password",
+        required=True,
+        help="EPP password (6-128 characters; over 16 can only be sent with loginSec, RFC 8807)",
+    )
     radd.add_argument("--email")
     radd.add_argument(
         "--cert-fingerprint",
@@ -219,12 +233,37 @@ def build_parser() -> Parser:
     credit.add_argument("amount", help="amount in the currency's units, e.g. 100 or 12.50")
     credit.set_defaults(fn=cmd_registrar_credit)
     reg.add_parser("list", help="list registrars").set_defaults(fn=cmd_registrar_list)
+    from domreg.cli.billing import add_parsers as add_billing
+
+    add_billing(tld, reg)  # tld price/reserve/premium; registrar price/set/adjust/statement
+
+    from domreg.cli.domain_admin import add_parser as add_domain_admin
+
+    add_domain_admin(sub)  # domain status NAME --add/--remove STATUS --reason TEXT
 
     sub.add_parser("serve", help="run every service").set_defaults(fn=cmd_serve)
+
+    from domreg.cli.jobs import add_parser as add_jobs
+
+    add_jobs(sub)  # jobs run [--until TIME]
 
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)
+
+    from domreg.bench.epp import add_arguments as add_bench_epp
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(
+        dest="bench_command", required=True, parser_class=Parser
+    )
+    bench_epp = bench.add_parser(
+        "epp",
+        help="EPP throughput and latency (check, info, create) beside a TLS echo floor",
+        description="Drive N concurrent EPP sessions against a fresh `domreg serve` on SQLite "
+        "and PostgreSQL, and a bare framed-TLS echo server (the floor) in the same run.",
+    )
+    add_bench_epp(bench_epp)
+    bench_epp.set_defaults(fn=cmd_bench_epp)
     return p
 
 

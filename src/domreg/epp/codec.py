@@ -5,7 +5,9 @@ Order of checks, each with its RFC 5730 result code:
 2. `<hello>`, or a `<command>` whose verb is known (2000 otherwise);
 3. the command's object namespace is one we implement (2307) and its extensions too (2103);
 4. the whole document validates against the EPP schemas (2001, with the offending element);
-5. values the schema cannot judge (name syntax: 2005; unsupported options: 2102).
+5. values the schema cannot judge (name syntax: 2005; unsupported options: 2102);
+6. each `<extension>` child is applied by its extension module (epp/extensions/) to the typed
+   command: 2002 for an extension that does not extend this command, or given twice.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from lxml import etree
 
+from domreg.epp import extensions
 from domreg.epp import namespaces as ns
 from domreg.epp.namespaces import C, D, E, H
 from domreg.epp.xsd import schema
@@ -56,6 +59,8 @@ class LoginCmd:
     lang: str
     obj_uris: tuple[str, ...]
     ext_uris: tuple[str, ...]
+    user_agent: str | None = None  # loginSec (RFC 8807)
+    login_security: bool = False  # the passwords came through <loginSec:loginSec>
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +194,37 @@ def parse_frame(data: bytes) -> Frame:
             obj = objs[0]
     _validate(root, cltrid)
     if verb == "login":
-        return Frame(_login(verb_el), cltrid, exts)
+        return Frame(_extend((None, verb), _login(verb_el), exts, cltrid), cltrid, exts)
     if verb == "logout":
-        return Frame(LogoutCmd(), cltrid, exts)
+        return Frame(_extend((None, verb), LogoutCmd(), exts, cltrid), cltrid, exts)
     if verb == "poll":
-        return Frame(PollCmd(verb_el.get("op", ""), verb_el.get("msgID")), cltrid, exts)
+        poll = PollCmd(verb_el.get("op", ""), verb_el.get("msgID"))
+        return Frame(_extend((None, verb), poll, exts, cltrid), cltrid, exts)
     assert obj is not None  # the schema requires the object element
     kind = ns.OBJECT_NAMES[etree.QName(obj).namespace]
     data = _OBJECT_PARSERS[(kind, verb)](obj, verb_el, cltrid)
+    data = _extend((kind, verb), data, exts, cltrid)
     return Frame(ObjectCmd(verb, kind, data), cltrid, exts)
+
+
+def _extend(
+    command: tuple[str | None, str],
+    typed: Any,
+    exts: tuple[etree._Element, ...],
+    cltrid: str | None,
+) -> Any:
+    """Apply each `<extension>` child to the typed command (its module's `COMMANDS`)."""
+    seen: set[str] = set()
+    for ext in exts:
+        uri = etree.QName(ext).namespace or ""
+        if uri in seen:
+            raise _error(Result.COMMAND_USE_ERROR, f"extension {uri} is given twice", ext, cltrid)
+        seen.add(uri)
+        try:
+            typed = extensions.extend(command, typed, ext)
+        except EppError as err:
+            raise _error(err.code, err.reason, ext, cltrid) from None
+    return typed
 
 
 def _cltrid(top: etree._Element) -> str | None:
@@ -216,8 +243,10 @@ def _validate(root: etree._Element, cltrid: str | None) -> None:
     message = err.message if err is not None else "schema validation failed"
     element = None
     if err is not None and err.path:
+        # The path names elements by the document's own prefixes (e.g. secDNS:digest).
+        prefixes = {p: u for el in root.iter() for p, u in el.nsmap.items() if p}
         try:
-            found = root.getroottree().xpath(err.path)
+            found = root.getroottree().xpath(err.path, namespaces=prefixes)
         except etree.XPathError:  # the path uses prefixes the document does not declare
             found = None
         if isinstance(found, list) and found and isinstance(found[0], etree._Element):
@@ -274,7 +303,11 @@ def _statuses_rem(parent: etree._Element | None, tag: str) -> tuple[str, ...]:
 
 
 def _auth(parent: etree._Element | None, prefix: str) -> tuple[str | None, str | None]:
-    """(password, roid) from an <authInfo> element, or (None, None)."""
+    """(password, roid) from an <authInfo> element, or (None, None).
+
+    Leading and trailing whitespace is not part of an authInfo (RFC 9154's examples wrap the
+    value over lines); `<pw/>` is the empty authInfo.
+    """
     if parent is None:
         return None, None
     auth = parent.find(prefix + "authInfo")
@@ -283,7 +316,7 @@ def _auth(parent: etree._Element | None, prefix: str) -> tuple[str | None, str |
     pw = auth.find(prefix + "pw")
     if pw is None:
         return None, None
-    return pw.text or "", pw.get("roid")
+    return (pw.text or "").strip(), pw.get("roid")
 
 
 # ---------------------------------------------------------------- domain
@@ -359,8 +392,8 @@ def _domain_update(
         auth_el = chg.find(D + "authInfo")
         if auth_el is not None:
             auth_info = auth_el.findtext(D + "pw")
-            if auth_info is None:  # <domain:null/>: remove the authInfo
-                auth_info = ""
+            # <domain:null/> or <domain:pw/>: unset the authInfo (RFC 9154 section 5.2)
+            auth_info = (auth_info or "").strip()
     return domain.DomainUpdate(
         name=_name(name_el, cltrid),
         add_ns=_ns_list(add, cltrid),

@@ -12,10 +12,19 @@ CONTACT = "urn:ietf:params:xml:ns:contact-1.0"
 OBJECTS = (DOMAIN, HOST, CONTACT)
 OBJECT_NAMES = {DOMAIN: "domain", HOST: "host", CONTACT: "contact"}
 
-#: Extensions announced in the greeting (filled in as extensions are implemented).
-EXTENSIONS: tuple[str, ...] = ()
+# EXTENSIONS, the extension URIs announced in the greeting, comes from the registry of
+# extension modules (domreg.epp.extensions.URIS), read when first used: those modules import
+# this one.
 
 E = "{" + EPP + "}"
 D = "{" + DOMAIN + "}"
 H = "{" + HOST + "}"
 C = "{" + CONTACT + "}"
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    if name == "EXTENSIONS":
+        from domreg.epp.extensions import URIS
+
+        return URIS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

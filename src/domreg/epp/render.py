@@ -13,7 +13,7 @@ from xml.sax.saxutils import quoteattr
 
 from domreg.epp import namespaces as ns
 from domreg.flows import contact, domain, host
-from domreg.flows.poll import PollMessage, Queue
+from domreg.flows.poll import PollMessage, Queue, change_notice
 from domreg.flows.transfer import TransferData
 from domreg.model.errors import ErrorValue
 from domreg.model.results import Result
@@ -37,9 +37,11 @@ def when(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 100000}Z"
 
 
-def greeting(server_id: str, now: datetime, extensions: Iterable[str] = ns.EXTENSIONS) -> bytes:
+def greeting(server_id: str, now: datetime, extensions: Iterable[str] | None = None) -> bytes:
+    """The greeting; `extensions` defaults to every extension module's URI."""
     objs = "".join(f"<objURI>{u}</objURI>" for u in ns.OBJECTS)
-    exts = "".join(f"<extURI>{u}</extURI>" for u in extensions)
+    uris = ns.EXTENSIONS if extensions is None else extensions
+    exts = "".join(f"<extURI>{u}</extURI>" for u in uris)
     svc_ext = f"<svcExtension>{exts}</svcExtension>" if exts else ""
     return (
         f"{_EPP_OPEN}<greeting><svID>{esc(server_id)}</svID><svDate>{when(now)}</svDate>"
@@ -292,6 +294,9 @@ def poll_message(queue: Queue) -> tuple[str, str]:
 
 
 def _poll_res_data(head: PollMessage) -> str:
+    notice = change_notice(head)
+    if notice is not None:  # RFC 8590: the domain's info; extensions/changepoll.py adds the rest
+        return domain_info(notice.info)
     p = head.payload or {}
     if head.kind == "transfer" and p:
         return transfer(

@@ -15,6 +15,7 @@ import logging
 import ssl
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 from domreg.epp import render
 from domreg.epp.session import Registry, Session
@@ -64,8 +65,9 @@ class EppServer:
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> asyncio.Server:
-        self._server = await asyncio.start_server(
-            self._accept,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Connection(self),
             host,
             port,
             ssl=self.tls,
@@ -89,67 +91,178 @@ class EppServer:
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+
+class Connection(asyncio.Protocol):
+    """One client connection: RFC 5734 framing on the transport, one task answering frames.
+
+    Bytes are gathered by `data_received`; the connection's task takes whole frames from
+    them one at a time, answers each through the `Session`, and waits for the next. Reading
+    pauses while more than two maximal frames wait unanswered, and answering waits while the
+    transport's write buffer is full, so a client that sends without reading cannot make the
+    server buffer without bound. A protocol rather than asyncio streams: streams and a
+    `wait_for` per read cost as much CPU as TLS itself on the fast commands.
+    """
+
+    def __init__(self, server: EppServer) -> None:
+        self.server = server
+        self.limits = server.limits
+        self.loop = asyncio.get_running_loop()
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None  # True: bytes came or the peer went
+        self._drained: asyncio.Future[None] | None = None  # set when the transport can take more
+        self._paused_reading = False
+        self._paused_writing = False
+        self._closed = False  # the peer closed its side, or the connection is gone
+        self._lost: Exception | None = None
+
+    # ---------------------------------------------------------------- transport callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.task = self.loop.create_task(self._run())
+        self.server._connections.add(self.task)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > 2 * self.limits.max_frame and not self._paused_reading:
+            assert self.transport is not None
+            self._paused_reading = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._closed = True
+        self._wake()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._lost = exc or ConnectionResetError("connection lost")
+        self._wake()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_exception(self._lost)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    # ---------------------------------------------------------------- the connection's task
+
+    async def _run(self) -> None:
+        task = self.task
         try:
-            await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
+            await self._serve()
+        except (ConnectionError, ssl.SSLError, TimeoutError):
             pass
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("EPP connection failed")
         finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            if task is not None:
+                self.server._connections.discard(task)
+            if self.transport is not None:
+                self.transport.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
+    async def _serve(self) -> None:
+        assert self.transport is not None
+        transport = self.transport
+        peer = transport.get_extra_info("peername")
         peer_ip = peer[0] if peer else None
-        sslobj = writer.get_extra_info("ssl_object")
+        sslobj = transport.get_extra_info("ssl_object")
         cert = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         fingerprint = hashlib.sha256(cert).hexdigest() if cert else None
-        session = Session(self.registry, peer_ip, fingerprint)
-        limits = self.limits
-        writer.write(frame(self.registry.greeting()))
-        await writer.drain()
+        registry = self.server.registry
+        session = Session(registry, peer_ip, fingerprint)
+        transport.write(frame(registry.greeting()))
+        await self._drain()
         while True:
-            try:
-                header = await asyncio.wait_for(
-                    reader.readexactly(HEADER.size), limits.idle_timeout
-                )
-            except TimeoutError:
-                await self._refuse(writer, "session idle for too long")
-                return
-            (length,) = HEADER.unpack(header)
-            if length <= HEADER.size:
-                await self._refuse(writer, f"invalid frame length {length}")
-                return
-            if length > limits.max_frame:
-                await self._refuse(
-                    writer, f"frame of {length} bytes exceeds the limit of {limits.max_frame}"
-                )
-                return
-            try:
-                data = await asyncio.wait_for(
-                    reader.readexactly(length - HEADER.size), limits.frame_timeout
-                )
-            except TimeoutError:
-                await self._refuse(writer, "frame not received in time")
+            data = await self._next_frame()
+            if data is None:
                 return
             response, close = await session.handle(data)
-            writer.write(frame(response))
-            await writer.drain()
+            transport.write(frame(response))
+            await self._drain()
             if close:
                 return
 
-    async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
-        svtrid = self.registry.svtrids.next()
+    async def _next_frame(self) -> bytes | None:
+        """The next frame's payload; None once the client went away or was refused."""
+        buf, limits = self.buffer, self.limits
+        deadline = self.loop.time() + limits.idle_timeout
+        expired = "session idle for too long"
+        in_frame = False
+        while True:
+            if len(buf) >= HEADER.size:
+                (length,) = HEADER.unpack_from(buf)
+                if length <= HEADER.size:
+                    await self._refuse(f"invalid frame length {length}")
+                    return None
+                if length > limits.max_frame:
+                    await self._refuse(
+                        f"frame of {length} bytes exceeds the limit of {limits.max_frame}"
+                    )
+                    return None
+                if len(buf) >= length:
+                    data = bytes(buf[HEADER.size : length])
+                    del buf[:length]
+                    if self._paused_reading and len(buf) <= limits.max_frame:
+                        assert self.transport is not None
+                        self._paused_reading = False
+                        self.transport.resume_reading()
+                    return data
+                if not in_frame:
+                    # The header is here: the rest of the frame has its own, shorter limit.
+                    in_frame = True
+                    deadline = self.loop.time() + limits.frame_timeout
+                    expired = "frame not received in time"
+            if self._closed:
+                return None
+            if not await self._wait(deadline):
+                await self._refuse(expired)
+                return None
+
+    async def _wait(self, deadline: float) -> bool:
+        """Wait for more bytes (or the end of the connection); False if `deadline` passed."""
+        waiter = self._waiter = self.loop.create_future()
+        timer = self.loop.call_at(deadline, self._expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    @staticmethod
+    def _expire(waiter: asyncio.Future[bool]) -> None:
+        if not waiter.done():
+            waiter.set_result(False)
+
+    async def _drain(self) -> None:
+        if self._lost is not None:
+            raise self._lost
+        if not self._paused_writing:
+            return
+        self._drained = self.loop.create_future()
+        try:
+            await self._drained
+        finally:
+            self._drained = None
+
+    async def _refuse(self, reason: str) -> None:
+        assert self.transport is not None
+        svtrid = self.server.registry.svtrids.next()
         code = Result.COMMAND_FAILED_CLOSING
-        writer.write(frame(render.response(code, svtrid, msg=f"{code.message}: {reason}")))
+        self.transport.write(frame(render.response(code, svtrid, msg=f"{code.message}: {reason}")))
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.drain(), 5.0)
+            await asyncio.wait_for(self._drain(), 5.0)

@@ -2,7 +2,9 @@
 
 One `Session` per connection. `handle(frame)` returns the response bytes and whether the
 server must close the connection afterwards. Database work runs through `Database.run`,
-one transaction per command, with one `now` from the registry clock.
+one transaction per command, with one `now` from the registry clock. Extension parts of a
+response come from the extension modules (`extensions.respond`): only those the client
+announced at login go into `<extension>`, the others into `<extValue>` (RFC 9038).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domreg.clock import Clock
-from domreg.epp import codec, render
+from domreg.epp import codec, extensions, render
 from domreg.epp import namespaces as ns
+from domreg.epp.extensions import unhandled
 from domreg.flows import contact, domain, host, poll, session
-from domreg.flows.base import Actor, Context, SvTrIds
+from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store.db import Database
@@ -37,20 +40,24 @@ class Registry:
     clock: Clock = field(default_factory=Clock)
     server_id: str = "domreg EPP server"
     svtrids: SvTrIds = field(default_factory=SvTrIds)
+    policy: Policy = field(default_factory=Policy)
 
     def greeting(self) -> bytes:
         return render.greeting(self.server_id, self.clock.now())
 
 
-Handler = Callable[[Context, Any], tuple[Result, str]]
+#: A handler returns (code, resData content) or (code, resData content, typed result); the
+#: typed result is what the extension modules render their response parts from.
+Handler = Callable[[Context, Any], tuple[Any, ...]]
 
 
 def _domain_check(ctx: Context, names: list[str]) -> tuple[Result, str]:
     return Result.SUCCESS, render.domain_check(domain.check(ctx, names))
 
 
-def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str]:
-    return Result.SUCCESS, render.domain_info(domain.info(ctx, **a))
+def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str, domain.DomainInfo]:
+    info = domain.info(ctx, **a)
+    return Result.SUCCESS, render.domain_info(info), info
 
 
 def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Result, str]:
@@ -63,8 +70,7 @@ def _domain_update(ctx: Context, cmd: domain.DomainUpdate) -> tuple[Result, str]
 
 
 def _domain_delete(ctx: Context, name: str) -> tuple[Result, str]:
-    domain.delete_(ctx, name)
-    return Result.SUCCESS, ""
+    return domain.delete_(ctx, name), ""  # 1001 when the name goes into redemption
 
 
 def _domain_renew(ctx: Context, cmd: domain.DomainRenew) -> tuple[Result, str]:
@@ -224,32 +230,48 @@ class Session:
                 raise EppError(
                     Result.UNIMPLEMENTED_OBJECT_SERVICE, f"object service {uri} is not implemented"
                 )
+        if not cmd.login_security and session.LOGIN_SECURITY in (cmd.password, cmd.new_password):
+            # Without <loginSec:loginSec> (which replaces it), the placeholder is no password.
+            raise EppError(
+                Result.REQUIRED_PARAMETER_MISSING,
+                f"{session.LOGIN_SECURITY} needs the loginSec extension with the password",
+            )
         request = session.Login(
             cmd.clid, cmd.password, cmd.new_password, self.peer_ip, self.cert_fingerprint
         )
-        db, clock = self.registry.db, self.registry.clock
-
-        def work() -> Actor:
-            with db.write() as conn:
-                return session.login(conn, clock.now(), request)
-
-        try:
-            self.actor = await db.run(work)
-        except EppError as err:
-            self.failed_logins += 1
-            if self.failed_logins >= MAX_FAILED_LOGINS:
-                raise EppError(Result.AUTHENTICATION_ERROR_CLOSING, err.reason) from None
-            raise
-        self.objects = frozenset(cmd.obj_uris)
+        db, clock, policy = self.registry.db, self.registry.clock, self.registry.policy
         # Extensions the client announces but we do not implement are ignored (RFC 5730
         # leaves this to the server); responses only use extensions the client announced.
-        self.extensions = frozenset(cmd.ext_uris) & frozenset(ns.EXTENSIONS)
-        log.info("login %s from %s", cmd.clid, self.peer_ip)
-        return render.response(Result.SUCCESS, svtrid, cltrid), False
+        announced = frozenset(cmd.ext_uris) & frozenset(ns.EXTENSIONS)
+
+        def work() -> session.LoginResult:
+            with db.write() as conn:
+                return session.login(conn, clock.now(), request, policy)
+
+        try:
+            outcome = await db.run(work)
+        except EppError as err:
+            self.failed_logins += 1
+            code = err.code
+            if self.failed_logins >= MAX_FAILED_LOGINS:
+                code = Result.AUTHENTICATION_ERROR_CLOSING
+            events = err.events if isinstance(err, session.LoginRefused) else []
+            ext, moved = extensions.respond((None, "login"), events, announced)
+            failed = EppError(code, err.reason)
+            return render.response(
+                code, svtrid, cltrid, msg=failed.text, values=moved, extension=ext
+            ), code.closes_session
+        self.actor = outcome.actor
+        self.objects = frozenset(cmd.obj_uris)
+        self.extensions = announced
+        log.info("login %s from %s (%s)", cmd.clid, self.peer_ip, cmd.user_agent or "no agent")
+        ext, moved = extensions.respond((None, "login"), outcome.events, announced)
+        return render.response(Result.SUCCESS, svtrid, cltrid, values=moved, extension=ext), False
 
     def _context(self, conn: Any, cltrid: str | None, svtrid: str) -> Context:
         assert self.actor is not None
-        return Context(conn, self.registry.clock.now(), self.actor, cltrid, svtrid)
+        now = self.registry.clock.now()
+        return Context(conn, now, self.actor, cltrid, svtrid, self.registry.policy)
 
     async def _poll(self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str) -> bytes:
         db = self.registry.db
@@ -263,8 +285,20 @@ class Session:
             if queue.head is None:
                 return render.response(Result.SUCCESS_NO_MESSAGES, svtrid, cltrid)
             q, res = render.poll_message(queue)
+            # RFC 9038 section 6: object data and extensions the client did not announce at
+            # login are moved into <extValue>, never dropped.
+            kind = (queue.head.payload or {}).get("object_type", "domain")
+            object_uri = next((u for u, n in ns.OBJECT_NAMES.items() if n == kind), ns.DOMAIN)
+            res, moved = unhandled.object_data(res, object_uri, self.objects)
+            ext, moved_ext = extensions.respond((None, "poll"), queue.head, self.extensions)
             return render.response(
-                Result.SUCCESS_ACK_TO_DEQUEUE, svtrid, cltrid, msgq=q, res_data=res
+                Result.SUCCESS_ACK_TO_DEQUEUE,
+                svtrid,
+                cltrid,
+                msgq=q,
+                res_data=res,
+                values=[*moved, *moved_ext],
+                extension=ext,
             )
         if cmd.msg_id is None:
             raise EppError(Result.REQUIRED_PARAMETER_MISSING, "poll ack needs msgID")
@@ -288,9 +322,12 @@ class Session:
             cmd.verb == "transfer" and getattr(cmd.data, "op", "") == "query"
         )
 
-        def work() -> tuple[Result, str]:
+        def work() -> tuple[Any, ...]:
             with db.read() if read_only else db.write() as conn:
                 return handler(self._context(conn, cltrid, svtrid), cmd.data)
 
-        code, res_data = await db.run(work)
-        return render.response(code, svtrid, cltrid, res_data=res_data)
+        code, res_data, *typed = await db.run(work)
+        if not typed:
+            return render.response(code, svtrid, cltrid, res_data=res_data)
+        ext, moved = extensions.respond((cmd.object, cmd.verb), typed[0], self.extensions)
+        return render.response(code, svtrid, cltrid, res_data=res_data, values=moved, extension=ext)

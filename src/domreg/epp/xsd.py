@@ -2,7 +2,8 @@
 
 The .xsd files in `xsd/` are the official schemas (RFC 5730-5733 and registered extensions).
 Their `<import>` elements carry no schemaLocation, so a small driver schema imports each one
-by namespace and location.
+by namespace and location. Besides the core, it imports the schemas each extension module
+declares (epp/extensions/).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from pathlib import Path
 
 from lxml import etree
 
+from domreg.epp import extensions
+
 XSD_DIR = Path(__file__).with_name("xsd")
 
-#: namespace -> file, in dependency order.
+#: namespace -> file, in dependency order: the core, then the extension modules' schemas.
 SCHEMAS = {
     "urn:ietf:params:xml:ns:eppcom-1.0": "eppcom-1.0.xsd",
     "urn:ietf:params:xml:ns:epp-1.0": "epp-1.0.xsd",
     "urn:ietf:params:xml:ns:host-1.0": "host-1.0.xsd",
     "urn:ietf:params:xml:ns:domain-1.0": "domain-1.0.xsd",
     "urn:ietf:params:xml:ns:contact-1.0": "contact-1.0.xsd",
+    **extensions.SCHEMAS,
 }
 
 

@@ -3,27 +3,55 @@ writes every transform makes in its transaction (history row, poll message, outb
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import os
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The logged-in registrar a command runs for."""
+    """The logged-in registrar a command runs for.
+
+    Id 0 is the registry itself (an operator or a job, `clid` names who): history rows
+    record it as no registrar.
+    """
 
     id: int
     clid: str
+
+
+def registry_actor(who: str) -> Actor:
+    """The registry acting on its own behalf (operators, jobs); `who` is kept for audit."""
+    return Actor(0, who)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Registry-wide settings the flows apply (`domreg serve` builds it from the configuration).
+
+    `auth_info_ttl`: how long an authInfo set by a domain update stays valid (RFC 9154
+    section 4.2). `password_max_age`: registrar passwords expire this long after they were
+    set (None: never); `password_warning`: how long before expiry logins warn (RFC 8807).
+    The defaults here never expire passwords, so embedded registries and time-travelling
+    tests are not locked out; the configuration's default is 365 days.
+    """
+
+    auth_info_ttl: timedelta = timedelta(days=14)
+    password_max_age: timedelta | None = None
+    password_warning: timedelta = timedelta(days=30)
 
 
 @dataclass(slots=True)
@@ -35,6 +63,7 @@ class Context:
     actor: Actor
     cltrid: str | None
     svtrid: str
+    policy: Policy = field(default_factory=Policy)
 
 
 class SvTrIds:
@@ -44,8 +73,9 @@ class SvTrIds:
     concurrent workers apart; the history table's unique constraint is the final guard.
     """
 
-    def __init__(self) -> None:
-        self._prefix = f"DR-{int(time.time()):x}-{os.getpid():x}-"
+    def __init__(self, prefix: str = "DR") -> None:
+        # Another prefix (the jobs use "DRJ") keeps a second generator in one process apart.
+        self._prefix = f"{prefix}-{int(time.time()):x}-{os.getpid():x}-"
         self._counter = itertools.count(1)
 
     def next(self) -> str:
@@ -57,14 +87,16 @@ def roid(object_id: int, repository: str) -> str:
     return f"{object_id:X}-{repository}"
 
 
+_STATUSES = Query(
+    select(t.statuses.c.status, t.statuses.c.lang, t.statuses.c.message).where(
+        t.statuses.c.roid == bindparam("roid")
+    )
+)
+
+
 def statuses_of(conn: Connection, roid_: str) -> dict[str, tuple[str | None, str | None]]:
     """Stored statuses of one object: status -> (lang, message)."""
-    rows = conn.execute(
-        select(t.statuses.c.status, t.statuses.c.lang, t.statuses.c.message).where(
-            t.statuses.c.roid == roid_
-        )
-    )
-    return {r.status: (r.lang, r.message) for r in rows}
+    return {r.status: (r.lang, r.message) for r in _STATUSES.all(conn, roid=roid_)}
 
 
 def forbid(stored: set[str] | dict[str, Any], prohibited: frozenset[str], what: str) -> None:
@@ -138,7 +170,7 @@ def record(
         insert(t.history).values(
             svtrid=ctx.svtrid,
             cltrid=ctx.cltrid,
-            registrar_id=ctx.actor.id,
+            registrar_id=ctx.actor.id or None,  # id 0: the registry itself
             object_type=object_type,
             roid=roid_,
             object_name=name,
@@ -176,20 +208,73 @@ def enqueue_poll(
     )
 
 
+_CLIDS = Query(
+    select(t.registrars.c.id, t.registrars.c.clid).where(
+        t.registrars.c.id.in_([bindparam("a"), bindparam("b"), bindparam("c")])
+    )
+)
+
+
 def registrar_clids(conn: Connection, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
+    if len(wanted) <= 3:  # an object's sponsor, creator and updater: a fixed statement
+        a, b, c = (*wanted, *[next(iter(wanted))] * (3 - len(wanted)))
+        return {r.id: r.clid for r in _CLIDS.all(conn, a=a, b=b, c=c)}
     rows = conn.execute(
         select(t.registrars.c.id, t.registrars.c.clid).where(t.registrars.c.id.in_(wanted))
     )
     return {r.id: r.clid for r in rows}
 
 
-def check_auth_info(stored: str | None, given: str | None) -> bool:
-    """True if `given` authInfo matches the stored one (constant time)."""
-    import hmac
+#: Stored authInfo hashes: `pbkdf2-sha256$<iterations>$<salt hex>$<digest hex>`.
+AUTH_INFO_SCHEME = "pbkdf2-sha256"
+AUTH_INFO_ITERATIONS = 2000
+AUTH_INFO_SALT_BYTES = 16
 
-    if given is None or stored is None:
+
+def hash_auth_info(value: str) -> str | None:
+    """authInfo as stored (RFC 9154 section 4.3): None for an empty value ("unset"), else a
+    salted one-way hash.
+
+    PBKDF2-HMAC-SHA-256 with a 128-bit random salt per value, the RFC's stated minimum.
+    Deliberately not the argon2 of registrar passwords (~200 ms at those parameters): an
+    authInfo is hashed on every create and update that sets one, and on SQLite flows run on
+    the event loop. The protection RFC 9154 relies on is the authInfo's own entropy (128
+    bits, section 4.1), which no hash speed changes; the iterations only slow guessing of
+    weak legacy values. The format names its parameters, so they can change later.
+    """
+    if not value:
+        return None
+    salt = os.urandom(AUTH_INFO_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), salt, AUTH_INFO_ITERATIONS)
+    return f"{AUTH_INFO_SCHEME}${AUTH_INFO_ITERATIONS}${salt.hex()}${digest.hex()}"
+
+
+def check_auth_info(
+    stored: str | None,
+    given: str | None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """True if `given` authInfo matches the stored one (RFC 9154 section 4.4).
+
+    Nothing matches an unset (NULL or empty) authInfo, an empty `given` matches nothing, and
+    an authInfo past `expires_at` (its time to live) no longer matches. `stored` is a hash
+    from `hash_auth_info`, or a plain value kept from before hashing (contacts, and domains
+    created before it): both compare in constant time.
+    """
+    if not given or not stored:
         return False
+    if expires_at is not None and now is not None and now >= expires_at:
+        return False
+    parts = stored.split("$")
+    if len(parts) == 4 and parts[0] == AUTH_INFO_SCHEME and parts[1].isdigit():
+        try:
+            salt = bytes.fromhex(parts[2])
+        except ValueError:
+            return False
+        digest = hashlib.pbkdf2_hmac("sha256", given.encode(), salt, int(parts[1]))
+        return hmac.compare_digest(digest.hex(), parts[3])
     return hmac.compare_digest(stored.encode(), given.encode())

@@ -4,6 +4,9 @@ Every movement of money is one `ledger` row (negative amounts are charges, posit
 credits) written in the same transaction as the command that caused it; `registrars.balance`
 is kept equal to the sum of the registrar's rows. A charge that would take the balance below
 minus the credit limit fails with 2104 and, the transaction being rolled back, changes nothing.
+Row kinds: create, renew, autorenew, transfer, restore (charges), refund (the reversal of one
+charge, at most once), topup and adjustment (operator credits and corrections). A charge that
+crosses the registrar's low-balance threshold queues a "low_balance" poll message.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
-from domreg.flows.base import Context
+from domreg.flows.base import Context, enqueue_poll
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
@@ -58,6 +61,11 @@ def quote(
     return Price(operation, int(amount), tld.currency, price_class)
 
 
+def _insert(conn: Connection, **row: object) -> int:
+    """Write one ledger row (rows are never updated or deleted); returns its id."""
+    return int(conn.execute(insert(t.ledger).values(**row).returning(t.ledger.c.id)).scalar_one())
+
+
 def _post(
     conn: Connection,
     *,
@@ -75,30 +83,49 @@ def _post(
     description: str | None = None,
 ) -> int:
     """Write one ledger row and move the cached balance by the same amount."""
-    ledger_id = conn.execute(
-        insert(t.ledger)
-        .values(
-            registrar_id=registrar_id,
-            at=at,
-            kind=kind,
-            amount=amount,
-            currency=currency,
-            tld_id=tld_id,
-            domain_name=domain_name,
-            roid=roid,
-            years=years,
-            svtrid=svtrid,
-            refund_of=refund_of,
-            description=description,
-        )
-        .returning(t.ledger.c.id)
-    ).scalar_one()
+    ledger_id = _insert(
+        conn,
+        registrar_id=registrar_id,
+        at=at,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        tld_id=tld_id,
+        domain_name=domain_name,
+        roid=roid,
+        years=years,
+        svtrid=svtrid,
+        refund_of=refund_of,
+        description=description,
+    )
     conn.execute(
         update(t.registrars)
         .where(t.registrars.c.id == registrar_id)
         .values(balance=t.registrars.c.balance + amount)
     )
-    return int(ledger_id)
+    return ledger_id
+
+
+def require_funds(conn: Connection, registrar_id: int, price: Price) -> None:
+    """2104 unless the registrar could pay `price` now: its account is in the price's currency
+    and its balance plus credit limit covers the amount."""
+    reg = t.registrars
+    current = conn.execute(
+        select(reg.c.balance, reg.c.credit_limit, reg.c.currency).where(reg.c.id == registrar_id)
+    ).one()
+    if current.currency != price.currency:
+        raise EppError(
+            Result.BILLING_FAILURE,
+            f"the registrar's account is in {current.currency}; "
+            f"{price.operation} is priced in {price.currency}",
+        )
+    available = current.balance + current.credit_limit
+    if available < price.amount:
+        raise EppError(
+            Result.BILLING_FAILURE,
+            f"insufficient funds: {price.operation} costs {price.amount / 100:.2f} "
+            f"{price.currency}, available {available / 100:.2f}",
+        )
 
 
 def charge(
@@ -116,22 +143,30 @@ def charge(
 ) -> int:
     """Charge a registrar for an operation; returns the ledger row id (kept to refund it).
 
-    2104 if the balance plus the credit limit does not cover the price.
+    2104 if the balance plus the credit limit does not cover the price, or the registrar's
+    account is not in the TLD's currency. The balance moves in one conditional UPDATE, so
+    concurrent charges can never take it below minus the credit limit. A charge that takes the
+    balance from at or above the registrar's low-balance threshold to below it queues a
+    "low_balance" poll message (amounts in minor units).
     """
-    price = price or quote(ctx.conn, registrar_id, tld_id, label, operation, years)
-    reg = ctx.conn.execute(
-        select(t.registrars.c.balance, t.registrars.c.credit_limit, t.registrars.c.currency).where(
-            t.registrars.c.id == registrar_id
+    conn = ctx.conn
+    price = price or quote(conn, registrar_id, tld_id, label, operation, years)
+    reg = t.registrars
+    moved = conn.execute(
+        update(reg)
+        .where(
+            reg.c.id == registrar_id,
+            reg.c.currency == price.currency,
+            reg.c.balance + reg.c.credit_limit >= price.amount,
         )
-    ).one()
-    if reg.balance + reg.credit_limit < price.amount:
-        raise EppError(
-            Result.BILLING_FAILURE,
-            f"insufficient funds: {operation} costs {price.amount / 100:.2f} {price.currency}, "
-            f"available {(reg.balance + reg.credit_limit) / 100:.2f}",
-        )
-    return _post(
-        ctx.conn,
+        .values(balance=reg.c.balance - price.amount)
+        .returning(reg.c.balance, reg.c.low_balance_threshold)
+    ).first()
+    if moved is None:
+        require_funds(conn, registrar_id, price)  # raises 2104 saying why
+        raise EppError(Result.BILLING_FAILURE, f"{operation} could not be charged")
+    ledger_id = _insert(
+        conn,
         registrar_id=registrar_id,
         at=ctx.now,
         kind=kind or operation,
@@ -143,12 +178,44 @@ def charge(
         years=years if operation != "restore" else None,
         svtrid=ctx.svtrid,
     )
+    after, threshold = int(moved.balance), moved.low_balance_threshold
+    if threshold is not None and after < threshold <= after + price.amount:
+        enqueue_poll(
+            ctx,
+            registrar_id,
+            "low_balance",
+            "Low balance",
+            {"balance": after, "threshold": int(threshold), "currency": price.currency},
+        )
+    return ledger_id
+
+
+def charge_id(ctx: Context, roid: str, kind: str) -> int | None:
+    """The ledger id of the `kind` charge this command (its svTRID) made for object `roid`.
+
+    How callers that only get a flow's usual result (a completed transfer) find its charge.
+    """
+    found = ctx.conn.execute(
+        select(t.ledger.c.id)
+        .where(
+            t.ledger.c.svtrid == ctx.svtrid,
+            t.ledger.c.roid == roid,
+            t.ledger.c.kind == kind,
+            t.ledger.c.amount <= 0,
+        )
+        .order_by(t.ledger.c.id.desc())
+    ).first()
+    return None if found is None else int(found.id)
 
 
 def refund(ctx: Context, ledger_id: int, description: str) -> int | None:
     """Reverse a charge in full (once); returns the refund's ledger id, None if already refunded."""
     conn = ctx.conn
-    original = conn.execute(select(t.ledger).where(t.ledger.c.id == ledger_id)).one()
+    # Locking the charge's row (PostgreSQL; SQLite writers are serial) makes concurrent refunds
+    # of one charge queue, so only the first passes the "already refunded" check.
+    original = conn.execute(
+        select(t.ledger).where(t.ledger.c.id == ledger_id).with_for_update()
+    ).one()
     already = conn.execute(select(t.ledger.c.id).where(t.ledger.c.refund_of == ledger_id)).first()
     if already is not None or original.amount >= 0:
         return None
@@ -185,4 +252,32 @@ def top_up(
         amount=amount,
         currency=currency,
         description=description,
+    )
+
+
+def adjust(
+    conn: Connection, now: object, registrar_id: int, amount: int, reason: str
+) -> int | None:
+    """An operator's correction: one "adjustment" row of `amount` (either sign) with its reason.
+
+    Returns the row id, or None (and writes nothing) if a debit would take the balance below
+    minus the credit limit; a credit is always accepted.
+    """
+    reg = t.registrars
+    where = [reg.c.id == registrar_id]
+    if amount < 0:
+        where.append(reg.c.balance + reg.c.credit_limit + amount >= 0)
+    moved = conn.execute(
+        update(reg).where(*where).values(balance=reg.c.balance + amount).returning(reg.c.currency)
+    ).first()
+    if moved is None:
+        return None
+    return _insert(
+        conn,
+        registrar_id=registrar_id,
+        at=now,
+        kind="adjustment",
+        amount=amount,
+        currency=moved.currency,
+        description=reason,
     )

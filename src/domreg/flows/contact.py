@@ -26,6 +26,7 @@ from domreg.flows.base import (
     check_status_update,
     enqueue_poll,
     forbid,
+    hash_auth_info,
     record,
     registrar_clids,
     statuses_of,
@@ -287,15 +288,14 @@ def _email(value: str) -> str:
     return value
 
 
-def _auth_info(value: str) -> str:
-    if not value:
-        raise EppError(Result.PARAMETER_VALUE_POLICY_ERROR, "authInfo must not be empty")
+def _auth_info(value: str) -> str | None:
+    """The authInfo as stored (RFC 9154): hashed, or None ("unset") for an empty value."""
     if len(value) > MAX_AUTH_INFO:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR,
             f"authInfo is longer than {MAX_AUTH_INFO} characters",
         )
-    return value
+    return hash_auth_info(value)
 
 
 def _disclose_json(d: Disclose | None) -> str | None:
@@ -346,8 +346,10 @@ def info(ctx: Context, id: str, auth_info: str | None = None) -> ContactInfo:
     """Contact info. 2303 unknown id; 2202 wrong authInfo from a non-sponsor.
 
     2201 a non-sponsor without authInfo (ICANN RST epp-08). The sponsor, or a client giving
-    the right authInfo, sees everything including authInfo. `render_info(full=False)` is the
-    public view (only the fields the contact disclosed) for RDAP and WHOIS.
+    the right authInfo, sees everything but the authInfo's value (RFC 9154: it is stored
+    hashed; the sponsor sees an empty one while it is set, others nothing).
+    `render_info(full=False)` is the public view (only the fields the contact disclosed) for
+    RDAP and WHOIS.
     """
     conn = ctx.conn
     row = require_contact(conn, id)
@@ -359,6 +361,9 @@ def info(ctx: Context, id: str, auth_info: str | None = None) -> ContactInfo:
             )
         if not check_auth_info(row.auth_info, auth_info):
             raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+        view = render_info(conn, row, full=True)
+        view.auth_info = None  # RFC 9154 section 5.3: no hint to a non-sponsor
+        return view
     return render_info(conn, row, full=True)
 
 
@@ -426,7 +431,7 @@ def render_info(conn: Connection, row: Row, full: bool) -> ContactInfo:
         result.voice, result.voice_ext = row.voice, row.voice_ext
         result.fax, result.fax_ext = row.fax, row.fax_ext
         result.email = row.email
-        result.auth_info = row.auth_info
+        result.auth_info = "" if row.auth_info else None  # set or not; never the value
         result.disclose = disclose
         return result
     shared = disclose.fields if disclose is not None and disclose.flag else frozenset()
@@ -497,8 +502,8 @@ def create(ctx: Context, cmd: ContactCreate) -> ContactCreated:
     2005 bad id, a bad postalInfo value (including non-ASCII in type "int", or a country code
     outside ISO 3166), a voice or fax number not in E.164 form, a malformed email, or an
     unknown disclose field; 2003 no postalInfo, no email, or a phone extension without a
-    number; 2306 a postalInfo type given twice, an empty authInfo, or an email or authInfo
-    longer than 255 characters; 2302 the id is in use.
+    number; 2306 a postalInfo type given twice, or an email or authInfo longer than 255
+    characters; 2302 the id is in use. An empty authInfo leaves it unset (RFC 9154).
     """
     conn = ctx.conn
     problem = _id_problem(cmd.id)
@@ -567,9 +572,9 @@ def update(ctx: Context, cmd: ContactUpdate) -> None:
     2303 unknown; 2201 not the sponsor; 2304 status prohibits update (removing only
     clientUpdateProhibited is allowed); 2306 a status not settable by clients, a status
     added twice, a status language tag longer than 16 characters, a
-    postalInfo type given twice, an empty authInfo, or an email or authInfo longer than 255
-    characters; 2003 a new postalInfo type without a name or address; 2005 and 2003 a bad
-    value as for create.
+    postalInfo type given twice, or an email or authInfo longer than 255 characters; 2003 a
+    new postalInfo type without a name or address; 2005 and 2003 a bad value as for create.
+    An empty authInfo unsets it (RFC 9154).
     """
     conn = ctx.conn
     row = _sponsored(ctx, cmd.id, "update")
@@ -785,7 +790,8 @@ def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferDat
 
 
 def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
-    """Move the contact to the gaining registrar with a fresh authInfo; both sides polled."""
+    """Move the contact to the gaining registrar, its authInfo unset (RFC 9154 section 5.4);
+    both sides polled."""
     conn = ctx.conn
     gaining = row.trn_gaining_id
     conn.execute(
@@ -794,11 +800,11 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
         .values(
             registrar_id=gaining,
             transferred_at=ctx.now,
-            auth_info=secrets.token_urlsafe(12),
+            auth_info=None,
             trn_status=status,
             trn_action_at=ctx.now,
             updated_at=ctx.now,
-            updater_id=ctx.actor.id,
+            updater_id=ctx.actor.id or None,  # None: the registry (server approval)
         )
     )
     conn.execute(

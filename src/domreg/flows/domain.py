@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
+from domreg.flows import billing, lifecycle, pricing
+from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
 from domreg.flows.base import (
     Context,
@@ -22,6 +24,7 @@ from domreg.flows.base import (
     check_status_update,
     enqueue_poll,
     forbid,
+    hash_auth_info,
     record,
     registrar_clids,
     statuses_of,
@@ -42,6 +45,7 @@ from domreg.model.names import NameError_, parse_name
 from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 MAX_NAMESERVERS = 13
 CONTACT_TYPES = ("admin", "billing", "tech")
@@ -74,7 +78,9 @@ class DomainInfo:
     updated_at: datetime | None = None
     expires_at: datetime | None = None
     transferred_at: datetime | None = None
+    # RFC 9154: never the value; "" tells the sponsor an authInfo is set, None that it is not.
     auth_info: str | None = None
+    ds: list[dnssec_flow.DsData] = field(default_factory=list)  # DNSSEC delegation signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class DomainCreate:
     ns: tuple[str, ...] = ()
     registrant: str | None = None
     contacts: tuple[tuple[str, str], ...] = ()  # (type, handle)
+    dnssec: dnssec_flow.DnssecCreate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ class DomainCreated:
     name: str
     created_at: datetime
     expires_at: datetime
+    ledger_id: int | None = None  # the create charge (a delete in the add grace period refunds it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,8 @@ class DomainUpdate:
     add_statuses: tuple[tuple[str, str | None, str | None], ...] = ()  # (s, lang, msg)
     rem_statuses: tuple[str, ...] = ()
     registrant: str | None = None  # None: unchanged; "" : remove
-    auth_info: str | None = None
+    auth_info: str | None = None  # None: unchanged; "": unset (RFC 9154)
+    dnssec: dnssec_flow.DnssecUpdate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +127,7 @@ class DomainRenew:
 class DomainRenewed:
     name: str
     expires_at: datetime
+    ledger_id: int | None = None  # the renew charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +143,14 @@ class DomainTransfer:
 
 
 def check(ctx: Context, names: list[str]) -> list[CheckItem]:
-    """Availability of each name. Never fails for one bad name: it is reported unavailable."""
+    """Availability of each name. Never fails for one bad name: it is reported unavailable.
+
+    Reasons: invalid syntax, not under a served TLD, "In use", "Reserved" (the TLD's reserved
+    list). Premium names are available (the fee extension shows their price).
+    """
     items: list[CheckItem] = []
     parsed: dict[str, str] = {}
+    labels: dict[str, tuple[int, str]] = {}
     for raw in names:
         try:
             dn = parse_name(raw)
@@ -147,21 +162,40 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
             items.append(CheckItem(raw, False, "Not under a TLD served here"))
             continue
         parsed[raw] = dn.name
+        labels[raw] = (tld.id, dn.labels[0])
         items.append(CheckItem(raw, True))
     if parsed:
-        taken = {
-            r.name
-            for r in ctx.conn.execute(
-                select(t.domains.c.name).where(
-                    t.domains.c.name.in_(set(parsed.values())), t.domains.c.deleted_at.is_(None)
-                )
-            )
-        }
+        taken = _live_names(ctx.conn, set(parsed.values()))
         items = [
             CheckItem(i.name, False, "In use") if i.avail and parsed[i.name] in taken else i
             for i in items
         ]
+        reserved = pricing.reserved_reasons(ctx.conn, set(labels.values()))
+        items = [
+            CheckItem(i.name, False, "Reserved") if i.avail and labels[i.name] in reserved else i
+            for i in items
+        ]
     return items
+
+
+_LIVE_NAME = Query(
+    select(t.domains.c.name).where(
+        t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None)
+    )
+)
+
+
+def _live_names(conn: Connection, names: set[str]) -> set[str]:
+    """The names among `names` that live domains hold."""
+    if len(names) == 1:  # the usual check, one name: a fixed statement (see `Query`)
+        (name,) = names
+        return names if _LIVE_NAME.first(conn, name=name) is not None else set()
+    rows = conn.execute(
+        select(t.domains.c.name).where(
+            t.domains.c.name.in_(names), t.domains.c.deleted_at.is_(None)
+        )
+    )
+    return {r.name for r in rows}
 
 
 def info(
@@ -174,59 +208,69 @@ def info(
     """Domain info. 2303 unknown name; 2202 wrong authInfo from a non-sponsor.
 
     A non-sponsor without authInfo sees only name, roid and sponsor (RFC 5731 section 3.1.2).
+    The authInfo must be set, unexpired and match (RFC 9154 section 4.4: an empty one never
+    does); the answer never holds its value, and only the sponsor learns whether one is set.
+    Full views carry the domain's DS records (`ds`).
     """
     conn = ctx.conn
     row = require_domain(conn, name)
     is_sponsor = row.registrar_id == ctx.actor.id
     if not is_sponsor and auth_info is not None:
-        if not _authorised(conn, row, auth_info, auth_roid):
+        if not _authorised(conn, row, auth_info, auth_roid, ctx.now):
             raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
     full = is_sponsor or auth_info is not None
-    return render_info(conn, row, hosts, full, show_auth=full)
+    # RFC 9154 section 5.3: only the sponsor learns whether an authInfo is set, never its value.
+    has_auth = check_auth_live(row, ctx.now)
+    return render_info(conn, row, hosts, full, show_auth=is_sponsor and has_auth)
+
+
+def check_auth_live(row: Row, now: datetime) -> bool:
+    """True if the domain has an authInfo set whose time to live has not run out."""
+    expires = row.auth_info_expires_at
+    return bool(row.auth_info) and (expires is None or now < expires)
+
+
+# The statements of `render_info` (every info, and the snapshot of every transform).
+_NAMESERVERS = Query(
+    select(t.hosts.c.name)
+    .join(t.domain_hosts, t.domain_hosts.c.host_id == t.hosts.c.id)
+    .where(t.domain_hosts.c.domain_id == bindparam("domain_id"))
+    .order_by(t.hosts.c.name)
+)
+_HANDLE = Query(select(t.contacts.c.handle).where(t.contacts.c.id == bindparam("id")))
+_CONTACTS = Query(
+    select(t.domain_contacts.c.type, t.contacts.c.handle)
+    .join(t.contacts, t.contacts.c.id == t.domain_contacts.c.contact_id)
+    .where(t.domain_contacts.c.domain_id == bindparam("domain_id"))
+    .order_by(t.domain_contacts.c.type, t.contacts.c.handle)
+)
+_SUBORDINATES = Query(
+    select(t.hosts.c.name)
+    .where(t.hosts.c.parent_domain_id == bindparam("domain_id"), t.hosts.c.deleted_at.is_(None))
+    .order_by(t.hosts.c.name)
+)
 
 
 def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: bool) -> DomainInfo:
-    """The info view of a domain row (also used for history snapshots)."""
+    """The info view of a domain row (also used for history snapshots).
+
+    `show_auth`: say that an authInfo is set (an empty `auth_info`); its value is never shown.
+    """
     clids = registrar_clids(conn, {row.registrar_id, row.creator_id, row.updater_id})
     result = DomainInfo(name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=full)
     if not full:
         return result
-    ns = [
-        r.name
-        for r in conn.execute(
-            select(t.hosts.c.name)
-            .join(t.domain_hosts, t.domain_hosts.c.host_id == t.hosts.c.id)
-            .where(t.domain_hosts.c.domain_id == row.id)
-            .order_by(t.hosts.c.name)
-        )
-    ]
+    ns = [r.name for r in _NAMESERVERS.all(conn, domain_id=row.id)]
     stored = statuses_of(conn, row.roid)
     shown = st.domain_display(set(stored), bool(ns))
     result.statuses = [(s, *stored.get(s, (None, None))) for s in shown]
     if row.registrant_id is not None:
-        result.registrant = conn.execute(
-            select(t.contacts.c.handle).where(t.contacts.c.id == row.registrant_id)
-        ).scalar_one()
-    result.contacts = [
-        (r.type, r.handle)
-        for r in conn.execute(
-            select(t.domain_contacts.c.type, t.contacts.c.handle)
-            .join(t.contacts, t.contacts.c.id == t.domain_contacts.c.contact_id)
-            .where(t.domain_contacts.c.domain_id == row.id)
-            .order_by(t.domain_contacts.c.type, t.contacts.c.handle)
-        )
-    ]
+        result.registrant = _HANDLE.scalar(conn, id=row.registrant_id)
+    result.contacts = [(r.type, r.handle) for r in _CONTACTS.all(conn, domain_id=row.id)]
     if hosts in ("all", "del"):
         result.ns = ns
     if hosts in ("all", "sub"):
-        result.hosts = [
-            r.name
-            for r in conn.execute(
-                select(t.hosts.c.name)
-                .where(t.hosts.c.parent_domain_id == row.id, t.hosts.c.deleted_at.is_(None))
-                .order_by(t.hosts.c.name)
-            )
-        ]
+        result.hosts = [r.name for r in _SUBORDINATES.all(conn, domain_id=row.id)]
     result.creator = clids[row.creator_id]
     result.created_at = row.created_at
     result.updater = clids.get(row.updater_id) if row.updater_id else None
@@ -234,7 +278,8 @@ def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: b
     result.expires_at = row.expires_at
     result.transferred_at = row.transferred_at
     if show_auth:
-        result.auth_info = row.auth_info
+        result.auth_info = ""
+    result.ds = dnssec_flow.records(conn, row.id)
     return result
 
 
@@ -254,13 +299,16 @@ def snapshot(conn: Connection, domain_id: int) -> dict[str, Any]:
         "expires_at": view.expires_at,
         "transferred_at": view.transferred_at,
         "deleted_at": row.deleted_at,
+        "ds": dnssec_flow.presentation(view.ds),
     }
 
 
-def _authorised(conn: Connection, row: Row, auth_info: str, auth_roid: str | None) -> bool:
-    """authInfo of the domain, or (with roid) of its registrant or a linked contact."""
+def _authorised(
+    conn: Connection, row: Row, auth_info: str, auth_roid: str | None, now: datetime
+) -> bool:
+    """authInfo of the domain (unexpired), or (with roid) of its registrant or a linked contact."""
     if auth_roid is None or auth_roid == row.roid:
-        return check_auth_info(row.auth_info, auth_info)
+        return check_auth_info(row.auth_info, auth_info, row.auth_info_expires_at, now)
     contact = conn.execute(
         select(t.contacts.c.id, t.contacts.c.auth_info).where(
             t.contacts.c.roid == auth_roid, t.contacts.c.deleted_at.is_(None)
@@ -306,7 +354,16 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
 
     2005 bad name syntax; 2306 name not under a served TLD, or policy period/limits;
     2004 period out of range; 2201 registrar not accredited for the TLD;
-    2302 name already registered; 2303 a named contact or host does not exist.
+    2302 name already registered, or reserved (reason "reserved: <why>");
+    2303 a named contact or host does not exist;
+    2104 the registrar's funds (balance plus credit limit) do not cover the create price;
+    DNSSEC data: 2306 or 2005 by `dnssec.check_create`, 2102 maxSigLife or key data.
+
+    An empty authInfo leaves it unset (RFC 9154: no transfer until one is set); a given one
+    is stored hashed, without a time to live.
+
+    Charges `create` for the period (the premium price for a premium name, the registrar's
+    override if it has one) in the same transaction; the result carries the ledger id.
     """
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
@@ -326,6 +383,9 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         )
     if live_domain(conn, dn.name) is not None:
         raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
+    reserved = pricing.reserved_reasons(conn, {(tld.id, dn.labels[0])})
+    if reserved:
+        raise EppError(Result.OBJECT_EXISTS, f"reserved: {next(iter(reserved.values()))}")
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -334,9 +394,21 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     host_ids = host_ids_by_name(conn, list(cmd.ns))
     contact_ids = contact_ids_by_handle(conn, [h for _, h in cmd.contacts])
     registrant_id = require_contact(conn, cmd.registrant).id if cmd.registrant else None
+    if cmd.dnssec is not None:
+        dnssec_flow.check_create(conn, tld.id, cmd.dnssec)
 
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
+    ledger_id = billing.charge(
+        ctx,
+        registrar_id=ctx.actor.id,
+        tld_id=tld.id,
+        label=dn.labels[0],
+        domain_name=dn.name,
+        roid=domain_roid,
+        operation="create",
+        years=years,
+    )
     try:
         with conn.begin_nested():
             domain_id = conn.execute(
@@ -350,7 +422,7 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
                     created_at=ctx.now,
                     expires_at=expires,
                     registrant_id=registrant_id,
-                    auth_info=cmd.auth_info,
+                    auth_info=hash_auth_info(cmd.auth_info),
                 )
                 .returning(t.domains.c.id)
             ).scalar_one()
@@ -368,6 +440,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
             insert(t.domain_contacts),
             [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
         )
+    if cmd.dnssec is not None:
+        dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
     record(
         ctx,
         object_type="domain",
@@ -377,7 +451,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         snapshot=snapshot(conn, domain_id),
         tld=tld.name,
     )
-    return DomainCreated(dn.name, ctx.now, expires)
+    lifecycle.created(ctx, domain_id, ledger_id)
+    return DomainCreated(dn.name, ctx.now, expires, ledger_id)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
@@ -392,18 +467,22 @@ def _tld_name(conn: Connection, tld_id: int) -> str:
 
 
 def update(ctx: Context, cmd: DomainUpdate) -> None:
-    """Update a domain's nameservers, contacts, statuses, registrant or authInfo.
+    """Update a domain's nameservers, contacts, statuses, registrant, authInfo or DS records.
 
     2201 not the sponsor; 2303 unknown domain, host or contact; 2304 status prohibits update;
     2306 a status not settable by clients, a nameserver, contact or status added twice, a
     nameserver or contact removed that is not there,
-    or too many nameservers.
+    or too many nameservers; DNSSEC changes: the codes of `dnssec.update`.
+
+    A new authInfo is stored hashed and expires after `ctx.policy.auth_info_ttl` (RFC 9154
+    section 4.2); an empty one unsets it.
     """
     conn = ctx.conn
     row = _sponsored(ctx, cmd.name, "update")
     stored = statuses_of(conn, row.roid)
     other = bool(cmd.add_ns or cmd.rem_ns or cmd.add_contacts or cmd.rem_contacts)
     other = other or cmd.registrant is not None or cmd.auth_info is not None
+    other = other or cmd.dnssec is not None
     check_status_update(
         stored, cmd.add_statuses, cmd.rem_statuses, st.DOMAIN_CLIENT_SETTABLE, other
     )
@@ -459,7 +538,13 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
             require_contact(conn, cmd.registrant).id if cmd.registrant else None
         )
     if cmd.auth_info is not None:
-        values["auth_info"] = cmd.auth_info
+        # RFC 9154: stored hashed, with a time to live; an empty value unsets it.
+        values["auth_info"] = hash_auth_info(cmd.auth_info)
+        values["auth_info_expires_at"] = (
+            ctx.now + ctx.policy.auth_info_ttl if cmd.auth_info else None
+        )
+    if cmd.dnssec is not None:
+        dnssec_flow.update(conn, row.id, row.tld_id, cmd.dnssec)
 
     if rem_ns:
         conn.execute(
@@ -510,11 +595,13 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
     )
 
 
-def delete_(ctx: Context, name: str) -> None:
-    """Delete a domain (purged at once until the lifecycle adds grace and redemption).
+def delete_(ctx: Context, name: str) -> Result:
+    """Delete a domain: purged at once inside the add grace period (1000), otherwise into
+    redemption (1001, status pendingDelete); charges of active grace periods are refunded
+    (see `lifecycle.delete_domain`).
 
-    2201 not the sponsor; 2303 unknown; 2304 status prohibits delete;
-    2305 subordinate hosts still exist.
+    2201 not the sponsor; 2303 unknown; 2304 status prohibits delete (pendingDelete: already
+    deleted); 2305 subordinate hosts still exist.
     """
     conn = ctx.conn
     row = _sponsored(ctx, name, "delete")
@@ -529,24 +616,7 @@ def delete_(ctx: Context, name: str) -> None:
             Result.OBJECT_ASSOCIATION_PROHIBITS_OPERATION,
             f"subordinate host {subordinate.name} exists; delete or rename it first",
         )
-    conn.execute(
-        sql_update(t.domains)
-        .where(t.domains.c.id == row.id)
-        .values(deleted_at=ctx.now, updated_at=ctx.now, updater_id=ctx.actor.id)
-    )
-    snap = snapshot(conn, row.id)
-    conn.execute(delete(t.domain_hosts).where(t.domain_hosts.c.domain_id == row.id))
-    conn.execute(delete(t.domain_contacts).where(t.domain_contacts.c.domain_id == row.id))
-    conn.execute(delete(t.statuses).where(t.statuses.c.roid == row.roid))
-    record(
-        ctx,
-        object_type="domain",
-        roid_=row.roid,
-        name=row.name,
-        command="domain:delete",
-        snapshot=snap,
-        tld=_tld_name(conn, row.tld_id),
-    )
+    return lifecycle.delete_domain(ctx, row)
 
 
 def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
@@ -554,7 +624,9 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
 
     2201 not the sponsor; 2303 unknown; 2304 status prohibits renewal;
     2306 curExpDate is not the current expiry date; 2004 period out of range, or the new
-    expiry would be more than 10 years ahead.
+    expiry would be more than 10 years ahead; 2104 insufficient funds for the renew price.
+
+    Charges `renew` for the years added; the result carries the ledger id.
     """
     conn = ctx.conn
     row = _sponsored(ctx, cmd.name, "renew")
@@ -571,6 +643,16 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
             Result.PARAMETER_VALUE_RANGE_ERROR,
             f"renewal would put the expiry more than {MAX_YEARS} years ahead",
         )
+    ledger_id = billing.charge(
+        ctx,
+        registrar_id=ctx.actor.id,
+        tld_id=row.tld_id,
+        label=row.name.split(".", 1)[0],
+        domain_name=row.name,
+        roid=row.roid,
+        operation="renew",
+        years=years,
+    )
     conn.execute(
         sql_update(t.domains)
         .where(t.domains.c.id == row.id)
@@ -585,7 +667,8 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
         snapshot=snapshot(conn, row.id),
         tld=_tld_name(conn, row.tld_id),
     )
-    return DomainRenewed(row.name, new_expiry)
+    lifecycle.renewed(ctx, row.id, ledger_id)
+    return DomainRenewed(row.name, new_expiry, ledger_id)
 
 
 def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
@@ -593,9 +676,10 @@ def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
 
     query: 2303 unknown; 2201 neither party and no authInfo; 2202 wrong authInfo;
     2301 no transfer ever. request: 2106 already the sponsor; 2202 missing or wrong authInfo;
-    2300 already pending; 2304 status prohibits transfer; 2004 period out of range.
-    approve/reject: 2201 not the sponsor; 2301 not pending. cancel: 2201 not the requester;
-    2301 not pending.
+    2300 already pending; 2304 status prohibits transfer; 2004 period out of range;
+    2104 the requester's funds do not cover the transfer price (charged on completion).
+    approve/reject: 2201 not the sponsor; 2301 not pending; approve: 2104 the gaining
+    registrar can no longer pay. cancel: 2201 not the requester; 2301 not pending.
     """
     conn = ctx.conn
     if cmd.op == "query":
@@ -606,7 +690,7 @@ def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
                 raise EppError(
                     Result.AUTHORIZATION_ERROR, "transfer query needs authInfo from a non-party"
                 )
-            if not _authorised(conn, row, cmd.auth_info, cmd.auth_roid):
+            if not _authorised(conn, row, cmd.auth_info, cmd.auth_roid, ctx.now):
                 raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
         return trn.transfer_data(conn, "domain", row.name, row)
     if cmd.op == "request":
@@ -636,17 +720,20 @@ def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
         raise EppError(Result.OBJECT_NOT_ELIGIBLE_FOR_TRANSFER, "the domain is already yours")
     if not accredited(conn, ctx.actor.id, row.tld_id):
         raise EppError(Result.AUTHORIZATION_ERROR, "registrar is not accredited for this TLD")
-    if cmd.auth_info is None or not _authorised(conn, row, cmd.auth_info, cmd.auth_roid):
+    if cmd.auth_info is None or not _authorised(conn, row, cmd.auth_info, cmd.auth_roid, ctx.now):
         raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
     if row.trn_status == trn.PENDING:
         raise EppError(Result.OBJECT_PENDING_TRANSFER, "a transfer is already pending")
     forbid(statuses_of(conn, row.roid), st.TRANSFER_PROHIBITED, "transfer")
     years = _years(cmd.period, "transfer")
+    label = row.name.split(".", 1)[0]
+    price = billing.quote(conn, ctx.actor.id, row.tld_id, label, "transfer", years)
+    billing.require_funds(conn, ctx.actor.id, price)
     new_expiry = add_months(row.expires_at, 12 * years)
     # RFC 5731 caps registrations at 10 years; the extension is reduced rather than refused.
     cap = add_months(ctx.now, 12 * MAX_YEARS)
     new_expiry = min(new_expiry, cap)
-    action_at = ctx.now + timedelta(days=trn.DEFAULT_PENDING_DAYS)
+    action_at = lifecycle.transfer_action_at(conn, row.tld_id, ctx.now)
     conn.execute(
         sql_update(t.domains)
         .where(t.domains.c.id == row.id)
@@ -711,9 +798,26 @@ def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferDat
 
 
 def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
-    """Move the domain (and its subordinate hosts) to the gaining registrar; both sides polled."""
+    """Move the domain (and its subordinate hosts) to the gaining registrar; both sides polled.
+
+    Charges the gaining registrar `transfer` for the years requested (at its prices now);
+    2104 if it can no longer pay. The charge's ledger id: `transfer_ledger_id(ctx, roid)`.
+    The losing registrar's grace periods end (an auto-renew inside its grace period is
+    refunded to it, and its year taken back) and the transfer grace period starts.
+    """
     conn = ctx.conn
+    row = lifecycle.before_transfer_completes(ctx, row)
     gaining = row.trn_gaining_id
+    billing.charge(
+        ctx,
+        registrar_id=gaining,
+        tld_id=row.tld_id,
+        label=row.name.split(".", 1)[0],
+        domain_name=row.name,
+        roid=row.roid,
+        operation="transfer",
+        years=max(1, (row.trn_period_months or 12) // 12),
+    )
     conn.execute(
         sql_update(t.domains)
         .where(t.domains.c.id == row.id)
@@ -721,11 +825,12 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
             registrar_id=gaining,
             transferred_at=ctx.now,
             expires_at=row.trn_expires_at,
-            auth_info=secrets.token_urlsafe(12),
+            auth_info=None,  # RFC 9154 section 5.4: unset when a transfer completes
+            auth_info_expires_at=None,
             trn_status=status,
             trn_action_at=ctx.now,
             updated_at=ctx.now,
-            updater_id=ctx.actor.id,
+            updater_id=ctx.actor.id or None,  # None: the registry (server approval)
         )
     )
     conn.execute(
@@ -753,4 +858,10 @@ def complete_transfer(ctx: Context, row: Row, status: str) -> trn.TransferData:
         snapshot=snapshot(conn, row.id),
         tld=_tld_name(conn, row.tld_id),
     )
+    lifecycle.transfer_completed(ctx, row.id, transfer_ledger_id(ctx, row.roid))
     return data
+
+
+def transfer_ledger_id(ctx: Context, roid: str) -> int | None:
+    """The ledger id of the transfer charge `complete_transfer` made in this command, if any."""
+    return billing.charge_id(ctx, roid, "transfer")

@@ -1,15 +1,20 @@
-"""Queries the flows share: find live objects by name or handle, resolve a name's TLD."""
+"""Queries the flows share: find live objects by name or handle, resolve a name's TLD.
+
+The ones every domain command runs are fixed statements run through `Query` (see
+`store/db.py`): built once from the schema, without SQLAlchemy's per-execution work.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from domreg.model.errors import EppError
 from domreg.model.names import DomainName, NameError_, parse_name
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +26,20 @@ class Tld:
     max_period_years: int
 
 
+_TLD = Query(
+    select(
+        t.tlds.c.id,
+        t.tlds.c.name,
+        t.tlds.c.repository_id,
+        t.tlds.c.min_period_years,
+        t.tlds.c.max_period_years,
+    ).where(t.tlds.c.name == bindparam("name"))
+)
+
+
 def tld_for(conn: Connection, name: DomainName) -> Tld | None:
     """The served TLD that `name` sits directly under, or None."""
-    parent = name.parent()
-    row = conn.execute(select(t.tlds).where(t.tlds.c.name == parent)).first()
+    row = _TLD.first(conn, name=name.parent())
     if row is None:
         return None
     return Tld(row.id, row.name, row.repository_id, row.min_period_years, row.max_period_years)
@@ -52,11 +67,18 @@ def parse_or_raise(raw: str, what: str = "name") -> DomainName:
         raise EppError(Result.PARAMETER_VALUE_SYNTAX_ERROR, f"{what} {raw!r}: {exc}") from None
 
 
+_LIVE_DOMAIN = select(t.domains).where(
+    t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None)
+)
+_DOMAIN = Query(_LIVE_DOMAIN)
+_DOMAIN_FOR_UPDATE = Query(_LIVE_DOMAIN.with_for_update())  # FOR UPDATE on PostgreSQL only
+
+
 def live_domain(conn: Connection, name: str, for_update: bool = False) -> Row | None:
-    q = select(t.domains).where(t.domains.c.name == name, t.domains.c.deleted_at.is_(None))
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return conn.execute(q).first()
+    """The live domain row called `name` (read by column name, as a `Row`), or None."""
+    query = _DOMAIN_FOR_UPDATE if for_update else _DOMAIN
+    row: Row | None = query.first(conn, name=name)
+    return row
 
 
 def live_host(conn: Connection, name: str, for_update: bool = False) -> Row | None:
@@ -129,13 +151,13 @@ def contact_ids_by_handle(conn: Connection, handles: list[str]) -> dict[str, int
     return found
 
 
-def accredited(conn: Connection, registrar_id: int, tld_id: int) -> bool:
-    return (
-        conn.execute(
-            select(t.registrar_tlds.c.tld_id).where(
-                t.registrar_tlds.c.registrar_id == registrar_id,
-                t.registrar_tlds.c.tld_id == tld_id,
-            )
-        ).first()
-        is not None
+_ACCREDITED = Query(
+    select(t.registrar_tlds.c.tld_id).where(
+        t.registrar_tlds.c.registrar_id == bindparam("registrar_id"),
+        t.registrar_tlds.c.tld_id == bindparam("tld_id"),
     )
+)
+
+
+def accredited(conn: Connection, registrar_id: int, tld_id: int) -> bool:
+    return _ACCREDITED.first(conn, registrar_id=registrar_id, tld_id=tld_id) is not None

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from domreg.flows.session import hash_password, normalise_fingerprint
+from domreg.flows.session import hash_password, normalise_fingerprint, password_problem
 from domreg.model.names import NameError_, check_label
 from domreg.store import schema as t
 
@@ -96,8 +96,10 @@ def add_registrar(
 ) -> None:
     if not _CLID.match(clid):
         raise RegistryError(f"invalid registrar id {clid!r}: 3-16 letters, digits, '.', '_' or '-'")
-    if not 6 <= len(password) <= 16:
-        raise RegistryError("EPP passwords are 6 to 16 characters (RFC 5730 pwType)")
+    problem = password_problem(password)
+    if problem is not None:
+        # Over 16 characters, a password can only be sent with loginSec (RFC 8807).
+        raise RegistryError(f"invalid EPP password: {problem}")
     fps = [normalise_fingerprint(f) for f in cert_fingerprints]
     for fp in fps:
         if not _FINGERPRINT.match(fp):
@@ -117,6 +119,7 @@ def add_registrar(
                     name=name,
                     email=email,
                     password_hash=hash_password(password),
+                    password_changed_at=now,
                     cert_fingerprints=orjson.dumps(fps).decode(),
                     allowed_ips=orjson.dumps(list(allowed_ips)).decode(),
                     created_at=now,

@@ -23,7 +23,8 @@ CLIENT_CANCELLED = "clientCancelled"
 SERVER_APPROVED = "serverApproved"
 SERVER_CANCELLED = "serverCancelled"
 
-#: Days the losing registrar has to act before the server approves (per-TLD policy later).
+#: Days the losing registrar of a contact has to act before the server approves. Domains use
+#: their TLD's `transfer_pending_days` (`lifecycle.transfer_action_at`).
 DEFAULT_PENDING_DAYS = 5
 
 

@@ -286,7 +286,8 @@ domains = Table(
     Column("transferred_at", DateTime, nullable=True),
     Column("registrant_id", ForeignKey("contacts.id"), nullable=True),
     Column("auth_info", String(255), nullable=True),
-    # RFC 9154: when set, `auth_info` holds an argon2 hash and expires at this time.
+    # RFC 9154: `auth_info` holds a salted hash (flows/base.hash_auth_info), NULL when unset;
+    # it expires at this time (NULL: no time to live, e.g. set at create).
     Column("auth_info_expires_at", DateTime, nullable=True),
     Column("trn_status", String(16), nullable=True),
     Column("trn_gaining_id", ForeignKey("registrars.id"), nullable=True),

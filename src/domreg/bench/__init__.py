@@ -1,0 +1,1 @@
+"""Benchmarks: load generators that measure a running registry against a floor in the same run."""
