@@ -18,7 +18,7 @@ from domreg.clock import Clock
 from domreg.epp import codec, extensions, render
 from domreg.epp import namespaces as ns
 from domreg.epp.extensions import unhandled
-from domreg.flows import contact, domain, host, poll, session
+from domreg.flows import contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -64,7 +64,9 @@ def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Result, str]
     return Result.SUCCESS, render.domain_created(domain.create(ctx, cmd))
 
 
-def _domain_update(ctx: Context, cmd: domain.DomainUpdate) -> tuple[Result, str]:
+def _domain_update(ctx: Context, cmd: Any) -> tuple[Any, ...]:
+    if isinstance(cmd, rgp.DomainRestore):  # RFC 3915: an update carrying <rgp:restore>
+        return Result.SUCCESS, "", rgp.restore(ctx, cmd)
     domain.update(ctx, cmd)
     return Result.SUCCESS, ""
 

@@ -81,6 +81,7 @@ class DomainInfo:
     # RFC 9154: never the value; "" tells the sponsor an authInfo is set, None that it is not.
     auth_info: str | None = None
     ds: list[dnssec_flow.DsData] = field(default_factory=list)  # DNSSEC delegation signer
+    rgp: list[str] = field(default_factory=list)  # RGP statuses (RFC 3915), full views only
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ def info(
     A non-sponsor without authInfo sees only name, roid and sponsor (RFC 5731 section 3.1.2).
     The authInfo must be set, unexpired and match (RFC 9154 section 4.4: an empty one never
     does); the answer never holds its value, and only the sponsor learns whether one is set.
-    Full views carry the domain's DS records (`ds`).
+    Full views carry the domain's DS records (`ds`) and RGP statuses (`rgp`, RFC 3915).
     """
     conn = ctx.conn
     row = require_domain(conn, name)
@@ -221,7 +222,10 @@ def info(
     full = is_sponsor or auth_info is not None
     # RFC 9154 section 5.3: only the sponsor learns whether an authInfo is set, never its value.
     has_auth = check_auth_live(row, ctx.now)
-    return render_info(conn, row, hosts, full, show_auth=is_sponsor and has_auth)
+    result = render_info(conn, row, hosts, full, show_auth=is_sponsor and has_auth)
+    if full:
+        result.rgp = lifecycle.rgp_statuses(conn, row.id, ctx.now)
+    return result
 
 
 def check_auth_live(row: Row, now: datetime) -> bool:

@@ -23,13 +23,20 @@ from typing import Any
 
 from lxml import etree
 
-from domreg.epp.extensions import changepoll, loginsec, secdns, secureauthinfo, unhandled
+from domreg.epp.extensions import (
+    changepoll,
+    loginsec,
+    rgp,
+    secdns,
+    secureauthinfo,
+    unhandled,
+)
 from domreg.epp.extensions.base import Command, Part, describe
 from domreg.model.errors import EppError, ErrorValue
 from domreg.model.results import Result
 
 #: Every extension module, in greeting order.
-MODULES = (secdns, loginsec, changepoll, secureauthinfo, unhandled)
+MODULES = (secdns, rgp, loginsec, changepoll, secureauthinfo, unhandled)
 BY_URI = {m.URI: m for m in MODULES}
 #: The extension URIs announced in the greeting (namespaces.EXTENSIONS).
 URIS: tuple[str, ...] = tuple(BY_URI)
