@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, update
 
 from domreg.flows import billing, domain, pricing
 from domreg.flows.base import Actor, Context, SvTrIds
+from domreg.flows.fees import FeeStatement
 from domreg.flows.registry import RegistryError
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -28,6 +29,8 @@ from tests import support
 
 NOW = datetime(2026, 3, 10, 12, 0, 0)
 PW = "domain-PW-1"
+#: A stated fee (RFC 8748) above any price here: premium names need one (flows/fees.py).
+GENEROUS = FeeStatement(10**9)
 
 
 class Billing:
@@ -83,16 +86,20 @@ class Billing:
                 )
             )
 
-    def create(self, actor: Actor, name: str, years: int = 1) -> domain.DomainCreated:
+    def create(
+        self, actor: Actor, name: str, years: int = 1, fee: FeeStatement | None = None
+    ) -> domain.DomainCreated:
         from domreg.model.periods import Period
 
         return self.run(  # type: ignore[no-any-return]
             actor,
             domain.create,
-            domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y")),
+            domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y"), fee=fee),
         )
 
-    def renew(self, actor: Actor, name: str, years: int = 1) -> domain.DomainRenewed:
+    def renew(
+        self, actor: Actor, name: str, years: int = 1, fee: FeeStatement | None = None
+    ) -> domain.DomainRenewed:
         from domreg.model.periods import Period
 
         with self.db.read() as conn:
@@ -101,7 +108,7 @@ class Billing:
                     t.domains.c.name == name, t.domains.c.deleted_at.is_(None)
                 )
             ).scalar_one()
-        cmd = domain.DomainRenew(name, expiry.date().isoformat(), Period(years, "y"))
+        cmd = domain.DomainRenew(name, expiry.date().isoformat(), Period(years, "y"), fee)
         return self.run(actor, domain.renew, cmd)  # type: ignore[no-any-return]
 
     def sponsor(self, name: str) -> Actor:
@@ -113,13 +120,15 @@ class Billing:
             ).scalar_one()
         return next(a for a in (self.x, self.y, self.z) if a.id == rid)
 
-    def request(self, gaining: Actor, name: str, years: int = 1) -> Any:
+    def request(
+        self, gaining: Actor, name: str, years: int = 1, fee: FeeStatement | None = None
+    ) -> Any:
         """The sponsor sets authInfo PW (a completed transfer unsets it); `gaining` requests."""
         from domreg.model.periods import Period
 
         self.run(self.sponsor(name), domain.update, domain.DomainUpdate(name, auth_info=PW))
         cmd = domain.DomainTransfer(
-            op="request", name=name, auth_info=PW, period=Period(years, "y")
+            op="request", name=name, auth_info=PW, period=Period(years, "y"), fee=fee
         )
         return self.run(gaining, domain.transfer, cmd)
 
@@ -272,9 +281,16 @@ def test_premium_names_are_available_and_charged_their_own_prices(bill: Billing)
     with bill.db.read() as conn:
         quote = billing.quote(conn, bill.x.id, bill.tld["test"], "gold", "create", 2)
     assert (quote.amount, quote.price_class) == (200000, "platinum")
-    bill.create(bill.x, "gold.test", years=2)
-    bill.renew(bill.x, "gold.test")
-    bill.request(bill.y, "gold.test")
+    # A premium name needs the fee stated (RFC 8748, flows/fees.py): without it, 2004.
+    bill.fails(
+        Result.PARAMETER_VALUE_RANGE_ERROR,
+        bill.x,
+        domain.create,
+        domain.DomainCreate(name="gold.test", auth_info=PW),
+    )
+    bill.create(bill.x, "gold.test", years=2, fee=FeeStatement(200000))
+    bill.renew(bill.x, "gold.test", fee=FeeStatement(40000))
+    bill.request(bill.y, "gold.test", fee=FeeStatement(30000))
     bill.approve(bill.x, "gold.test")
     assert [(r.kind, r.amount) for r in bill.charges(bill.x)] == [
         ("create", -200000),
@@ -690,19 +706,21 @@ def test_balance_is_always_the_ledger_sum_and_never_below_the_credit_limit(
             with db.write() as conn:
                 billing.top_up(conn, NOW, actor.id, what)
         elif kind == "create":
-            cmd = domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y"))
+            cmd = domain.DomainCreate(
+                name=name, auth_info=PW, period=Period(years, "y"), fee=GENEROUS
+            )
             run(kind, actor, lambda ctx, cmd=cmd: domain.create(ctx, cmd))
         elif row is None and kind in ("renew", "request", "approve", "transfer"):
             event(f"{kind} skipped: no such name")
         elif kind == "renew":
             cur = row.expires_at.date().isoformat()
-            cmd = domain.DomainRenew(name, cur, Period(years, "y"))
+            cmd = domain.DomainRenew(name, cur, Period(years, "y"), GENEROUS)
             run(kind, row_actor(actors, row, actor), lambda ctx, cmd=cmd: domain.renew(ctx, cmd))
         elif kind in ("request", "transfer"):
             sponsor = row_actor(actors, row, actor)
             give = domain.DomainUpdate(name, auth_info=PW)
             run("update", sponsor, lambda ctx, give=give: domain.update(ctx, give))
-            cmd = domain.DomainTransfer("request", name, PW, None, Period(years, "y"))
+            cmd = domain.DomainTransfer("request", name, PW, None, Period(years, "y"), GENEROUS)
             run("request", actor, lambda ctx, cmd=cmd: domain.transfer(ctx, cmd))
             if kind == "transfer":
                 kind = "approve"

@@ -37,6 +37,8 @@ async def test_greeting_announces_every_extension_module_in_order(connect):
     greeting = parse_reply(client.greeting)
     assert [e.text for e in greeting.findall(".//epp:svcExtension/epp:extURI")] == [
         secdns.URI,
+        "urn:ietf:params:xml:ns:rgp-1.0",
+        "urn:ietf:params:xml:ns:epp:fee-1.0",
         loginsec.URI,
         changepoll.URI,
         "urn:ietf:params:xml:ns:epp:secure-authinfo-transfer-1.0",

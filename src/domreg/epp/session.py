@@ -18,7 +18,7 @@ from domreg.clock import Clock
 from domreg.epp import codec, extensions, render
 from domreg.epp import namespaces as ns
 from domreg.epp.extensions import unhandled
-from domreg.flows import contact, domain, host, poll, rgp, session
+from domreg.flows import checks, contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -51,7 +51,10 @@ class Registry:
 Handler = Callable[[Context, Any], tuple[Any, ...]]
 
 
-def _domain_check(ctx: Context, names: list[str]) -> tuple[Result, str]:
+def _domain_check(ctx: Context, names: Any) -> tuple[Any, ...]:
+    if isinstance(names, checks.DomainCheck):  # extended (fee, allocation token)
+        checked = checks.check(ctx, names)
+        return Result.SUCCESS, render.domain_check(checked.items), checked
     return Result.SUCCESS, render.domain_check(domain.check(ctx, names))
 
 
@@ -60,8 +63,9 @@ def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str, domain.D
     return Result.SUCCESS, render.domain_info(info), info
 
 
-def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Result, str]:
-    return Result.SUCCESS, render.domain_created(domain.create(ctx, cmd))
+def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Any, ...]:
+    created = domain.create(ctx, cmd)
+    return Result.SUCCESS, render.domain_created(created), created
 
 
 def _domain_update(ctx: Context, cmd: Any) -> tuple[Any, ...]:
@@ -75,8 +79,9 @@ def _domain_delete(ctx: Context, name: str) -> tuple[Result, str]:
     return domain.delete_(ctx, name), ""  # 1001 when the name goes into redemption
 
 
-def _domain_renew(ctx: Context, cmd: domain.DomainRenew) -> tuple[Result, str]:
-    return Result.SUCCESS, render.domain_renewed(domain.renew(ctx, cmd))
+def _domain_renew(ctx: Context, cmd: domain.DomainRenew) -> tuple[Any, ...]:
+    renewed = domain.renew(ctx, cmd)
+    return Result.SUCCESS, render.domain_renewed(renewed), renewed
 
 
 def _transfer_result(data: Any, op: str) -> tuple[Result, str]:
@@ -84,8 +89,9 @@ def _transfer_result(data: Any, op: str) -> tuple[Result, str]:
     return code, render.transfer(data)
 
 
-def _domain_transfer(ctx: Context, cmd: domain.DomainTransfer) -> tuple[Result, str]:
-    return _transfer_result(domain.transfer(ctx, cmd), cmd.op)
+def _domain_transfer(ctx: Context, cmd: domain.DomainTransfer) -> tuple[Any, ...]:
+    data = domain.transfer(ctx, cmd)
+    return (*_transfer_result(data, cmd.op), data)
 
 
 def _host_check(ctx: Context, names: list[str]) -> tuple[Result, str]:

@@ -166,31 +166,52 @@ def record(
     publish: bool = True,
 ) -> None:
     """Write the history row for a transform and, if `publish`, its outbox event."""
-    ctx.conn.execute(
-        insert(t.history).values(
-            svtrid=ctx.svtrid,
-            cltrid=ctx.cltrid,
-            registrar_id=ctx.actor.id or None,  # id 0: the registry itself
-            object_type=object_type,
-            roid=roid_,
-            object_name=name,
-            command=command,
-            at=ctx.now,
-            snapshot=orjson.dumps(snapshot, default=str).decode(),
-        )
+    _HISTORY.execute(
+        ctx.conn,
+        svtrid=ctx.svtrid,
+        cltrid=ctx.cltrid,
+        registrar_id=ctx.actor.id or None,  # id 0: the registry itself
+        object_type=object_type,
+        roid=roid_,
+        object_name=name,
+        command=command,
+        at=ctx.now,
+        snapshot=orjson.dumps(snapshot, default=str).decode(),
     )
     if publish:
-        ctx.conn.execute(
-            insert(t.outbox).values(
-                created_at=ctx.now,
-                topic=command,
-                object_type=object_type,
-                roid=roid_,
-                name=name,
-                tld=tld,
-                svtrid=ctx.svtrid,
-            )
+        _OUTBOX.execute(
+            ctx.conn,
+            created_at=ctx.now,
+            topic=command,
+            object_type=object_type,
+            roid=roid_,
+            name=name,
+            tld=tld,
+            svtrid=ctx.svtrid,
         )
+
+
+def _insert_all(table: Any, *columns: str) -> Query:
+    """INSERT of `columns` into `table`, each bound by its own name."""
+    return Query(insert(table).values({c: bindparam(c) for c in columns}))
+
+
+# Every transform writes these two rows.
+_HISTORY = _insert_all(
+    t.history,
+    "svtrid",
+    "cltrid",
+    "registrar_id",
+    "object_type",
+    "roid",
+    "object_name",
+    "command",
+    "at",
+    "snapshot",
+)
+_OUTBOX = _insert_all(
+    t.outbox, "created_at", "topic", "object_type", "roid", "name", "tld", "svtrid"
+)
 
 
 def enqueue_poll(

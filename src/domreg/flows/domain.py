@@ -7,15 +7,15 @@ typed result or raises `EppError`. Result codes each flow can return are in its 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, NoResultFound
 
-from domreg.flows import billing, lifecycle, pricing
+from domreg.flows import billing, fees, lifecycle, pricing
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
 from domreg.flows.base import (
@@ -93,6 +93,8 @@ class DomainCreate:
     registrant: str | None = None
     contacts: tuple[tuple[str, str], ...] = ()  # (type, handle)
     dnssec: dnssec_flow.DnssecCreate | None = None
+    fee: fees.FeeStatement | None = None  # the fee the client agrees to (RFC 8748)
+    allocation_token: str | None = None  # RFC 8495
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class DomainCreated:
     created_at: datetime
     expires_at: datetime
     ledger_id: int | None = None  # the create charge (a delete in the add grace period refunds it)
+    charged: fees.Charged | None = None  # the price charged and the balance after (RFC 8748)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,7 @@ class DomainRenew:
     name: str
     current_expiry: str  # YYYY-MM-DD
     period: Period | None = None
+    fee: fees.FeeStatement | None = None  # the fee the client agrees to (RFC 8748)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,7 @@ class DomainRenewed:
     name: str
     expires_at: datetime
     ledger_id: int | None = None  # the renew charge
+    charged: fees.Charged | None = None  # the price charged and the balance after (RFC 8748)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ class DomainTransfer:
     auth_info: str | None = None
     auth_roid: str | None = None
     period: Period | None = None
+    fee: fees.FeeStatement | None = None  # request: the fee the client agrees to (RFC 8748)
 
 
 # ---------------------------------------------------------------- queries
@@ -287,8 +293,14 @@ def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: b
     return result
 
 
+_DOMAIN_BY_ID = Query(select(t.domains).where(t.domains.c.id == bindparam("id")))
+
+
 def snapshot(conn: Connection, domain_id: int) -> dict[str, Any]:
-    row = conn.execute(select(t.domains).where(t.domains.c.id == domain_id)).one()
+    """The domain as its history rows record it (the state after the command)."""
+    row = _DOMAIN_BY_ID.first(conn, id=domain_id)
+    if row is None:
+        raise NoResultFound(f"no domain with id {domain_id}")
     view = render_info(conn, row, "all", full=True, show_auth=False)
     return {
         "name": view.name,
@@ -361,6 +373,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     2302 name already registered, or reserved (reason "reserved: <why>");
     2303 a named contact or host does not exist;
     2104 the registrar's funds (balance plus credit limit) do not cover the create price;
+    2004 a stated fee (RFC 8748) below the price or in another currency, or none for a
+    premium name (`fees.agree`);
     DNSSEC data: 2306 or 2005 by `dnssec.check_create`, 2102 maxSigLife or key data.
 
     An empty authInfo leaves it unset (RFC 9154: no transfer until one is set); a given one
@@ -403,6 +417,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
 
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
+    price = billing.quote(conn, ctx.actor.id, tld.id, dn.labels[0], "create", years)
+    fees.agree(price, cmd.fee)
     ledger_id = billing.charge(
         ctx,
         registrar_id=ctx.actor.id,
@@ -412,6 +428,7 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         roid=domain_roid,
         operation="create",
         years=years,
+        price=price,
     )
     try:
         with conn.begin_nested():
@@ -456,7 +473,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         tld=tld.name,
     )
     lifecycle.created(ctx, domain_id, ledger_id)
-    return DomainCreated(dn.name, ctx.now, expires, ledger_id)
+    charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
+    return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
@@ -628,7 +646,8 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
 
     2201 not the sponsor; 2303 unknown; 2304 status prohibits renewal;
     2306 curExpDate is not the current expiry date; 2004 period out of range, or the new
-    expiry would be more than 10 years ahead; 2104 insufficient funds for the renew price.
+    expiry would be more than 10 years ahead; 2104 insufficient funds for the renew price;
+    2004 a stated fee (RFC 8748) below the price, or none for a premium name (`fees.agree`).
 
     Charges `renew` for the years added; the result carries the ledger id.
     """
@@ -647,15 +666,19 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
             Result.PARAMETER_VALUE_RANGE_ERROR,
             f"renewal would put the expiry more than {MAX_YEARS} years ahead",
         )
+    label = row.name.split(".", 1)[0]
+    price = billing.quote(conn, ctx.actor.id, row.tld_id, label, "renew", years)
+    fees.agree(price, cmd.fee)
     ledger_id = billing.charge(
         ctx,
         registrar_id=ctx.actor.id,
         tld_id=row.tld_id,
-        label=row.name.split(".", 1)[0],
+        label=label,
         domain_name=row.name,
         roid=row.roid,
         operation="renew",
         years=years,
+        price=price,
     )
     conn.execute(
         sql_update(t.domains)
@@ -672,7 +695,8 @@ def renew(ctx: Context, cmd: DomainRenew) -> DomainRenewed:
         tld=_tld_name(conn, row.tld_id),
     )
     lifecycle.renewed(ctx, row.id, ledger_id)
-    return DomainRenewed(row.name, new_expiry, ledger_id)
+    charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
+    return DomainRenewed(row.name, new_expiry, ledger_id, charged)
 
 
 def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
@@ -681,7 +705,8 @@ def transfer(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
     query: 2303 unknown; 2201 neither party and no authInfo; 2202 wrong authInfo;
     2301 no transfer ever. request: 2106 already the sponsor; 2202 missing or wrong authInfo;
     2300 already pending; 2304 status prohibits transfer; 2004 period out of range;
-    2104 the requester's funds do not cover the transfer price (charged on completion).
+    2104 the requester's funds do not cover the transfer price (charged on completion);
+    2004 a stated fee (RFC 8748) below that price, or none for a premium name (`fees.agree`).
     approve/reject: 2201 not the sponsor; 2301 not pending; approve: 2104 the gaining
     registrar can no longer pay. cancel: 2201 not the requester; 2301 not pending.
     """
@@ -732,6 +757,7 @@ def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
     years = _years(cmd.period, "transfer")
     label = row.name.split(".", 1)[0]
     price = billing.quote(conn, ctx.actor.id, row.tld_id, label, "transfer", years)
+    fees.agree(price, cmd.fee)
     billing.require_funds(conn, ctx.actor.id, price)
     new_expiry = add_months(row.expires_at, 12 * years)
     # RFC 5731 caps registrations at 10 years; the extension is reduced rather than refused.
@@ -765,7 +791,9 @@ def _request(ctx: Context, cmd: DomainTransfer) -> trn.TransferData:
         tld=_tld_name(conn, row.tld_id),
         publish=False,
     )
-    return data
+    if cmd.fee is None:
+        return data
+    return replace(data, fee=fees.charged(conn, ctx.actor.id, price, years))
 
 
 def _finish(ctx: Context, row: Row, status: str, notify: int) -> trn.TransferData:

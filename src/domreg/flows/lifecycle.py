@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from domreg.flows import billing
 from domreg.flows import domain as dom
@@ -51,6 +51,7 @@ from domreg.model.errors import EppError
 from domreg.model.periods import MAX_YEARS, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 # Kinds of grace_periods rows.
 ADD = "add"
@@ -142,14 +143,17 @@ def transfer_action_at(conn: Connection, tld_id: int, now: datetime) -> datetime
 # ---------------------------------------------------------------- reading the state
 
 
+_PERIODS = Query(
+    select(t.grace_periods)
+    .where(t.grace_periods.c.domain_id == bindparam("domain_id"))
+    .order_by(t.grace_periods.c.id)
+)
+
+
 def _periods(conn: Connection, domain_id: int) -> list[Row]:
-    return list(
-        conn.execute(
-            select(t.grace_periods)
-            .where(t.grace_periods.c.domain_id == domain_id)
-            .order_by(t.grace_periods.c.id)
-        )
-    )
+    """The domain's grace periods, oldest first (every domain info reads them)."""
+    rows: list[Row] = _PERIODS.all(conn, domain_id=domain_id)
+    return rows
 
 
 def _active(period: Row, now: datetime) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domreg.flows import lifecycle
+from domreg.flows import billing, fees, lifecycle
 from domreg.flows.base import Context
+from domreg.flows.lookup import require_domain
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 
@@ -32,7 +33,7 @@ class DomainRestore:
     op: str
     report: lifecycle.RestoreReport | None = None
     changes: bool = False  # the update also asked to change the domain (refused: 2306)
-    fee: Any = None  # fees.FeeStatement: the fee the client agrees to (RFC 8748)
+    fee: fees.FeeStatement | None = None  # the fee the client agrees to (RFC 8748)
     dnssec: Any = None  # secDNS on a restore: refused (2306)
 
 
@@ -43,13 +44,15 @@ class Restored:
 
     name: str
     rgp_statuses: tuple[str, ...]
-    charged: Any = None
+    charged: fees.Charged | None = None
 
 
 def restore(ctx: Context, cmd: DomainRestore) -> Restored:
     """A restore request or report.
 
     2306 the update also changes the domain, or carries only a fee statement (no restore);
+    2004 (request) a stated fee below the restore price, or none for a premium name
+    (`fees.agree`: checked after the charge, the transaction is rolled back);
     otherwise the codes of `lifecycle.restore_request` (2303, 2201, 2105, 2304, 2104) and
     `lifecycle.restore_report` (2303, 2201, 2306, 2304, 2104).
     """
@@ -66,7 +69,20 @@ def restore(ctx: Context, cmd: DomainRestore) -> Restored:
         )
     if cmd.op == REQUEST:
         status = lifecycle.restore_request(ctx, cmd.name)
-        return Restored(cmd.name, (status,))
+        return Restored(cmd.name, (status,), _restore_fee(ctx, cmd))
     assert cmd.report is not None  # the codec requires <rgp:report> with op="report"
     lifecycle.restore_report(ctx, cmd.name, cmd.report)
     return Restored(cmd.name, ())
+
+
+def _restore_fee(ctx: Context, cmd: DomainRestore) -> fees.Charged | None:
+    """The restore price just charged, checked against the client's stated fee."""
+    conn = ctx.conn
+    row = require_domain(conn, cmd.name)
+    ledger_id = billing.charge_id(ctx, row.roid, "restore")
+    assert ledger_id is not None  # restore_request charged it in this command
+    label = row.name.split(".", 1)[0]
+    price_class = billing.quote(conn, row.registrar_id, row.tld_id, label, "restore").price_class
+    price = fees.price_of_charge(conn, ledger_id, price_class)
+    fees.agree(price, cmd.fee)
+    return fees.charged(conn, row.registrar_id, price, None) if cmd.fee else None

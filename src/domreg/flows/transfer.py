@@ -40,6 +40,7 @@ class TransferData:
     losing: str
     action_at: datetime
     expires_at: datetime | None = None
+    fee: Any = None  # fees.Charged: a domain transfer request's price (RFC 8748 <fee:trnData>)
 
 
 def transfer_data(conn: Connection, object_type: str, name: str, row: Row) -> TransferData:

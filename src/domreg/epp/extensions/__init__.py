@@ -25,6 +25,7 @@ from lxml import etree
 
 from domreg.epp.extensions import (
     changepoll,
+    fee,
     loginsec,
     rgp,
     secdns,
@@ -36,7 +37,7 @@ from domreg.model.errors import EppError, ErrorValue
 from domreg.model.results import Result
 
 #: Every extension module, in greeting order.
-MODULES = (secdns, rgp, loginsec, changepoll, secureauthinfo, unhandled)
+MODULES = (secdns, rgp, fee, loginsec, changepoll, secureauthinfo, unhandled)
 BY_URI = {m.URI: m for m in MODULES}
 #: The extension URIs announced in the greeting (namespaces.EXTENSIONS).
 URIS: tuple[str, ...] = tuple(BY_URI)

@@ -30,6 +30,9 @@ class Part:
 
     uri: str
     xml: str
+    #: Status information the client did not ask for (rgp:infData): given only to clients
+    #: that announced the URI, dropped (not moved into `<extValue>`) for the others.
+    announced_only: bool = False
 
 
 def describe(command: Command) -> str:

@@ -4,7 +4,8 @@
 Extends `<domain:update>` (`<rgp:update><rgp:restore op="request|report">`: the command
 becomes a `flows.rgp.DomainRestore`, run by `flows.rgp.restore` instead of the update); adds
 `<rgp:infData>` to a full domain info with RGP statuses (DomainInfo.rgp, from
-`lifecycle.rgp_statuses`) and `<rgp:upData>` to the answer of a restore request
+`lifecycle.rgp_statuses`; only for clients that announced rgp at login, dropped for the
+others rather than moved into `<extValue>`: they did not ask for it) and `<rgp:upData>` to the answer of a restore request
 (`flows.rgp.Restored`; a report's answer has none, RFC 3915 section 4.2.5).
 """
 
@@ -69,7 +70,8 @@ def _report(el: etree._Element) -> lifecycle.RestoreReport:
     )
 
 
-def _changes(cmd: domain.DomainUpdate) -> bool:
+def changes(cmd: domain.DomainUpdate) -> bool:
+    """True if the update changes the domain (a restore must not, RFC 3915 section 4.2.5)."""
     return bool(
         cmd.add_ns
         or cmd.rem_ns
@@ -103,7 +105,7 @@ def _update(el: etree._Element, cmd: Any) -> rgp_flow.DomainRestore:
     if isinstance(cmd, rgp_flow.DomainRestore):  # another extension (fee) came first
         return replace(cmd, op=op, report=parsed)
     return rgp_flow.DomainRestore(
-        name=cmd.name, op=op, report=parsed, changes=_changes(cmd), dnssec=cmd.dnssec
+        name=cmd.name, op=op, report=parsed, changes=changes(cmd), dnssec=cmd.dnssec
     )
 
 
@@ -121,7 +123,8 @@ def _info(info: Any) -> Part | None:
     """`<rgp:infData>` for a full domain info of a domain with RGP statuses."""
     if not isinstance(info, domain.DomainInfo) or not info.full or not info.rgp:
         return None
-    return Part(URI, f"<rgp:infData {_NS}>{status_xml(info.rgp)}</rgp:infData>")
+    # Only for clients that logged in with rgp (RFC 3915 adds it to info unasked).
+    return Part(URI, f"<rgp:infData {_NS}>{status_xml(info.rgp)}</rgp:infData>", True)
 
 
 def _updated(result: Any) -> Part | None:

@@ -25,13 +25,14 @@ def reason(uri: str) -> str:
 
 
 def split(parts: Iterable[Part], announced: frozenset[str]) -> tuple[str, list[ErrorValue]]:
-    """(`<extension>` content for the announced parts, `<extValue>`s for the others)."""
+    """(`<extension>` content for the announced parts, `<extValue>`s for the others but
+    `announced_only` parts, which are dropped)."""
     handled: list[str] = []
     moved: list[ErrorValue] = []
     for part in parts:
         if part.uri in announced:
             handled.append(part.xml)
-        else:
+        elif not part.announced_only:
             moved.append(ErrorValue(part.xml, reason(part.uri)))
     return "".join(handled), moved
 
