@@ -130,6 +130,7 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
 
 #: Tables in an order that respects foreign keys when emptied front to back.
 TABLES = [
+    t.allocation_tokens,
     t.poll_messages,
     t.outbox,
     t.history,

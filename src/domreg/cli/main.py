@@ -247,6 +247,10 @@ def build_parser() -> Parser:
 
     add_jobs(sub)  # jobs run [--until TIME]
 
+    from domreg.cli.tokens import add_parser as add_tokens
+
+    add_tokens(sub)  # token add TOKEN [...]; token list
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)

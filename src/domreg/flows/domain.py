@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
-from domreg.flows import billing, fees, lifecycle, pricing
+from domreg.flows import billing, fees, lifecycle, pricing, tokens
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
 from domreg.flows.base import (
@@ -370,7 +370,10 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
 
     2005 bad name syntax; 2306 name not under a served TLD, or policy period/limits;
     2004 period out of range; 2201 registrar not accredited for the TLD;
-    2302 name already registered, or reserved (reason "reserved: <why>");
+    2302 name already registered, or reserved (reason "reserved: <why>") unless an
+    allocation token (RFC 8495, `flows/tokens.py`) allows it;
+    2201 an allocation token that is unknown, expired, used up or not valid for this
+    registrar, TLD or name (`tokens.validate`; redeemed in this transaction, `tokens.redeem`);
     2303 a named contact or host does not exist;
     2104 the registrar's funds (balance plus credit limit) do not cover the create price;
     2004 a stated fee (RFC 8748) below the price or in another currency, or none for a
@@ -381,7 +384,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     is stored hashed, without a time to live.
 
     Charges `create` for the period (the premium price for a premium name, the registrar's
-    override if it has one) in the same transaction; the result carries the ledger id.
+    override if it has one, less an allocation token's discount) in the same transaction; the
+    result carries the ledger id.
     """
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
@@ -401,8 +405,13 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         )
     if live_domain(conn, dn.name) is not None:
         raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
+    token = (
+        tokens.validate(conn, ctx.now, ctx.actor.id, tld.id, dn.name, cmd.allocation_token)
+        if cmd.allocation_token is not None
+        else None
+    )
     reserved = pricing.reserved_reasons(conn, {(tld.id, dn.labels[0])})
-    if reserved:
+    if reserved and not (token is not None and token.allows_reserved):
         raise EppError(Result.OBJECT_EXISTS, f"reserved: {next(iter(reserved.values()))}")
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
@@ -418,6 +427,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
     price = billing.quote(conn, ctx.actor.id, tld.id, dn.labels[0], "create", years)
+    if token is not None:
+        price = tokens.discounted(price, token)
     fees.agree(price, cmd.fee)
     ledger_id = billing.charge(
         ctx,
@@ -430,6 +441,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         years=years,
         price=price,
     )
+    if token is not None:
+        tokens.redeem(conn, ctx.now, token)
     try:
         with conn.begin_nested():
             domain_id = conn.execute(

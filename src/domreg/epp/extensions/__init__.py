@@ -24,6 +24,7 @@ from typing import Any
 from lxml import etree
 
 from domreg.epp.extensions import (
+    allocation_token,
     changepoll,
     fee,
     loginsec,
@@ -37,7 +38,7 @@ from domreg.model.errors import EppError, ErrorValue
 from domreg.model.results import Result
 
 #: Every extension module, in greeting order.
-MODULES = (secdns, rgp, fee, loginsec, changepoll, secureauthinfo, unhandled)
+MODULES = (secdns, rgp, fee, loginsec, changepoll, secureauthinfo, unhandled, allocation_token)
 BY_URI = {m.URI: m for m in MODULES}
 #: The extension URIs announced in the greeting (namespaces.EXTENSIONS).
 URIS: tuple[str, ...] = tuple(BY_URI)
