@@ -112,6 +112,7 @@ class PhaseResult:
     #: how busy the whole machine was (0-1) during the measured window.
     server_us_per_op: float | None = None
     client_us_per_op: float | None = None
+    database_us_per_op: float | None = None  # PostgreSQL's backend processes (local server)
     machine_busy: float | None = None
     #: The floor's CPU per op (server and load generator) over this phase's: the ratio that
     #: other users of the machine do not move, where `ratio` (of ops/s) depends on the CPU
@@ -428,10 +429,12 @@ def _client_process(*args: Any) -> None:
 
 @dataclass(frozen=True)
 class Server:
-    """A server under test: its port and the processes that do its work."""
+    """A server under test: its port, the processes that do its work, and the name of its
+    PostgreSQL database (whose backend processes work for it too)."""
 
     port: int
     pids: tuple[int, ...]
+    database: str | None = None
 
 
 def _cpu_seconds(pids: list[int] | tuple[int, ...]) -> float:
@@ -444,6 +447,20 @@ def _cpu_seconds(pids: list[int] | tuple[int, ...]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu(database: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend process serving `database` (local only)."""
+    if database is None:
+        return {}
+    needle = f" {database} ".encode()
+    found = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if cmdline.read_bytes().startswith(b"postgres: ") and needle in cmdline.read_bytes():
+                pid = int(cmdline.parent.name)
+                found[pid] = _cpu_seconds([pid])
+    return found
 
 
 def _machine_cpu() -> tuple[float, float]:
@@ -501,8 +518,10 @@ def run_phase(
         clients = [w.pid for w in workers if w.pid is not None]
         time.sleep(max(0.0, t0 - time.monotonic()))
         cpu0 = _cpu_seconds(server.pids), _cpu_seconds(clients), _machine_cpu()
+        db0 = _database_cpu(server.database)
         time.sleep(max(0.0, t0 + opts.duration - time.monotonic()))
         cpu1 = _cpu_seconds(server.pids), _cpu_seconds(clients), _machine_cpu()
+        db1 = _database_cpu(server.database)
         done = _collect(results, "done", procs, opts.warmup + opts.duration + 120)
         load_after = os.getloadavg()[0]
     finally:
@@ -531,6 +550,11 @@ def run_phase(
         load_before=load_before,
         load_after=load_after,
         server_us_per_op=(cpu1[0] - cpu0[0]) * 1e6 / ok if ok else None,
+        database_us_per_op=(
+            sum(v - db0.get(p, 0.0) for p, v in db1.items()) * 1e6 / ok
+            if ok and server.database is not None
+            else None
+        ),
         client_us_per_op=(cpu1[1] - cpu0[1]) * 1e6 / ok if ok else None,
         machine_busy=1 - idle_cpu / all_cpu if all_cpu else None,
     )
@@ -739,7 +763,8 @@ def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
             wait_listening(port, workers, lambda: proc.poll() is None, "domreg serve")
         except BenchError as exc:
             raise BenchError(f"{exc}: {log.read_text()[-500:].strip()}") from None
-        yield Server(port, (proc.pid, *_children(proc.pid)))
+        database = url.rsplit("/", 1)[1].split("?", 1)[0] if url.startswith("postgres") else None
+        yield Server(port, (proc.pid, *_children(proc.pid)), database)
     finally:
         proc.terminate()
         try:
@@ -882,11 +907,13 @@ def run_backend(backend: str, opts: Options, tmp: Path) -> tuple[list[PhaseResul
 
 
 def _cpu_ratio(floor: PhaseResult, res: PhaseResult) -> float | None:
-    costs = (floor.server_us_per_op, floor.client_us_per_op)
-    ours = (res.server_us_per_op, res.client_us_per_op)
-    if None in costs or None in ours:
+    if None in (floor.server_us_per_op, floor.client_us_per_op):
         return None
-    return sum(c for c in costs if c is not None) / sum(c for c in ours if c is not None)
+    if None in (res.server_us_per_op, res.client_us_per_op):
+        return None
+    theirs = (floor.server_us_per_op or 0) + (floor.client_us_per_op or 0)
+    ours = (res.server_us_per_op or 0) + (res.client_us_per_op or 0)
+    return theirs / (ours + (res.database_us_per_op or 0))
 
 
 def run(opts: Options) -> dict[str, Any]:
@@ -947,8 +974,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"load average {m['load_average']:.2f} at start",
         "",
         f"{'backend':<11} {'phase':<14} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>7} {'vs floor':>9} {'srv us/op':>10} {'cli us/op':>10} {'busy':>5} "
-        f"{'cpu vs floor':>12}",
+        f"{'errors':>7} {'vs floor':>9} {'srv us/op':>10} {'db us/op':>9} {'cli us/op':>10} "
+        f"{'busy':>5} {'cpu vs floor':>12}",
     ]
     for r in report["results"]:
         errors = sum(r["errors"].values())
@@ -957,17 +984,18 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"{r['backend']:<11} {phase:<14} {r['ops_per_s']:>9,.0f} {r['p50_ms']:>8.2f} "
             f"{r['p99_ms']:>8.2f} {errors:>7} {ratio:>9} {_num(r['server_us_per_op']):>10} "
-            f"{_num(r['client_us_per_op']):>10} {_pct(r['machine_busy']):>5} "
-            f"{_pct(r['cpu_ratio']):>12}"
+            f"{_num(r['database_us_per_op']):>9} {_num(r['client_us_per_op']):>10} "
+            f"{_pct(r['machine_busy']):>5} {_pct(r['cpu_ratio']):>12}"
         )
         if r["errors"]:
             lines.append(f"{'':<26} errors by result code: {r['errors']}")
     lines += [
         "",
-        "vs floor: ops/s over the floor's ops/s in the same run. srv/cli us/op: CPU time per",
-        "successful command in the server's processes and in the load generator. busy: the",
-        "whole machine's CPU use in the window (other users included). cpu vs floor: the",
-        "floor's srv+cli us/op over this phase's, which other users of the machine do not move.",
+        "vs floor: ops/s over the floor's ops/s in the same run. srv/db/cli us/op: CPU time per",
+        "successful command in the server's processes, in PostgreSQL's backends for the",
+        "benchmark database, and in the load generator. busy: the whole machine's CPU use in",
+        "the window (other users included). cpu vs floor: the floor's srv+cli us/op over this",
+        "phase's srv+db+cli us/op, a ratio that other users of the machine move much less.",
         "",
     ]
     for backend, settings in report["databases"].items():

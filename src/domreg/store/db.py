@@ -269,8 +269,12 @@ class Database:
             conn = self._spare.pop()
         except IndexError:
             conn = self.engine.connect()
-        dbapi_conn: Any = conn.connection.dbapi_connection
-        dbapi_conn.execute("BEGIN DEFERRED")
+        try:
+            dbapi_conn: Any = conn.connection.dbapi_connection
+            dbapi_conn.execute("BEGIN DEFERRED")
+        except BaseException:
+            conn.close()
+            raise
         try:
             yield conn
         finally:
