@@ -90,7 +90,7 @@ def banner(cfg: Config) -> str:
             else "  lifecycle jobs       off (jobs_interval = 0; run `domreg jobs run`)",
             "",
             "Try it:",
-            f"  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password <printed by init> check example.test",
+            f'  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password "$(cat {cfg.data_dir}/demo-password)" check example.test',
             "Stop with Ctrl-C.",
         ]
     )
