@@ -691,33 +691,17 @@ def transfer(ctx: Context, cmd: ContactTransfer) -> trn.TransferData:
     conn = ctx.conn
     if cmd.op == "query":
         row = require_contact(conn, cmd.id)
-        party = ctx.actor.id in (row.registrar_id, row.trn_gaining_id)
-        if not party:
-            if cmd.auth_info is None:
-                raise EppError(
-                    Result.AUTHORIZATION_ERROR, "transfer query needs authInfo from a non-party"
-                )
-            if not check_auth_info(row.auth_info, cmd.auth_info):
-                raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+        trn.check_query(
+            ctx.actor.id, row, cmd.auth_info, lambda given: check_auth_info(row.auth_info, given)
+        )
         return trn.transfer_data(conn, "contact", row.handle, row)
     if cmd.op == "request":
         return _request(ctx, cmd)
     row = require_contact(conn, cmd.id, for_update=True)
-    if row.trn_status != trn.PENDING:
-        raise EppError(
-            Result.OBJECT_NOT_PENDING_TRANSFER, f"contact {row.handle} has no pending transfer"
-        )
-    if cmd.op == "cancel":
-        if ctx.actor.id != row.trn_gaining_id:
-            raise EppError(Result.AUTHORIZATION_ERROR, "only the requesting registrar can cancel")
-        return _finish(ctx, row, trn.CLIENT_CANCELLED, notify=row.trn_losing_id)
-    if ctx.actor.id != row.registrar_id:
-        raise EppError(
-            Result.AUTHORIZATION_ERROR, "only the sponsoring registrar can approve or reject"
-        )
-    if cmd.op == "reject":
-        return _finish(ctx, row, trn.CLIENT_REJECTED, notify=row.trn_gaining_id)
-    return complete_transfer(ctx, row, trn.CLIENT_APPROVED)
+    status, notify = trn.client_action(ctx.actor.id, row, cmd.op, f"contact {row.handle}")
+    if notify is None:
+        return complete_transfer(ctx, row, status)
+    return _finish(ctx, row, status, notify=notify)
 
 
 def _request(ctx: Context, cmd: ContactTransfer) -> trn.TransferData:

@@ -6,6 +6,7 @@ can report the most recent transfer even after it completed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,3 +72,40 @@ def poll_payload(data: TransferData) -> dict[str, Any]:
         "action_at": data.action_at.isoformat(),
         "expires_at": data.expires_at.isoformat() if data.expires_at else None,
     }
+
+
+def check_query(
+    actor_id: int, row: Row, auth_info: str | None, authorised: Callable[[str], bool]
+) -> None:
+    """Who may query a transfer: either party, or anyone with the object's authInfo.
+
+    2201 a non-party without authInfo; 2202 wrong authInfo.
+    """
+    if actor_id in (row.registrar_id, row.trn_gaining_id):
+        return
+    if auth_info is None:
+        raise EppError(Result.AUTHORIZATION_ERROR, "transfer query needs authInfo from a non-party")
+    if not authorised(auth_info):
+        raise EppError(Result.INVALID_AUTHORIZATION_INFORMATION, "authInfo does not match")
+
+
+def client_action(actor_id: int, row: Row, op: str, what: str) -> tuple[str, int | None]:
+    """Who may approve, reject or cancel a pending transfer of `what` ("domain example.test").
+
+    Returns the new transfer status and the registrar to notify (None for an approval, which
+    notifies both sides). 2301 nothing pending; 2201 cancel by other than the requester, or
+    approve/reject by other than the sponsor.
+    """
+    if row.trn_status != PENDING:
+        raise EppError(Result.OBJECT_NOT_PENDING_TRANSFER, f"{what} has no pending transfer")
+    if op == "cancel":
+        if actor_id != row.trn_gaining_id:
+            raise EppError(Result.AUTHORIZATION_ERROR, "only the requesting registrar can cancel")
+        return CLIENT_CANCELLED, row.trn_losing_id
+    if actor_id != row.registrar_id:
+        raise EppError(
+            Result.AUTHORIZATION_ERROR, "only the sponsoring registrar can approve or reject"
+        )
+    if op == "reject":
+        return CLIENT_REJECTED, row.trn_gaining_id
+    return CLIENT_APPROVED, None
