@@ -238,6 +238,8 @@ def served(
         DOMREG_DATA_DIR=str(data_dir),
         DOMREG_DATABASE_URL=database_url,
         DOMREG_EPP_PORT=str(free_port()),
+        DOMREG_HTTP_PORT=str(free_port()),
+        DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
         **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},

@@ -23,6 +23,7 @@ from domreg.config import Config
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
+from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
 
@@ -52,6 +53,8 @@ async def run(
         Limits(max_frame=cfg.epp_max_frame, idle_timeout=cfg.epp_idle_timeout),
     )
     await epp.start(cfg.epp_host, cfg.epp_port, reuse_port=reuse_port)
+    http = HttpServer(build_app(HttpContext(db=db, clock=clock, cfg=cfg)))
+    await http.start(cfg.http_host, cfg.http_port, reuse_port=reuse_port)
     if scheduler is not None:
         scheduler.start()
     stop = asyncio.Event()
@@ -64,6 +67,7 @@ async def run(
     log.info("shutting down (pid %d)", os.getpid())
     if scheduler is not None:
         await scheduler.stop()
+    await http.close()
     await epp.close()
     db.close()
 
@@ -84,6 +88,7 @@ def banner(cfg: Config) -> str:
         [
             "domreg is running:",
             f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
+            f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz)",
             f"  database             {cfg.database_url}",
             f"  lifecycle jobs       every {cfg.jobs_interval:g} s"
             if cfg.jobs_interval > 0

@@ -740,6 +740,8 @@ def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
         DOMREG_DATA_DIR=str(data_dir),
         DOMREG_DATABASE_URL=url,
         DOMREG_EPP_PORT=str(port),
+        DOMREG_HTTP_PORT=str(free_port()),
+        DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
     )
