@@ -644,9 +644,7 @@ async def test_rfc_info_examples(connect, db, tmch):
     assert inf.findtext("launch:phase", namespaces=NS) == "sunrise"
     assert inf.find("launch:status", NS).get("s") == "allocated"
     assert inf.find("mark:mark", NS) is None  # includeMark defaults to false
-    with_mark = INFO_APPLICATION.replace(
-        "<launch:applicationID>abc123</launch:applicationID>", ""
-    )
+    with_mark = INFO_APPLICATION.replace("<launch:applicationID>abc123</launch:applicationID>", "")
     reply = await _request(x, with_mark, 1000)
     labels = reply.tree.findall(".//launch:infData/mark:mark//mark:label", NS)
     assert [el.text for el in labels] == ["domain"]
@@ -671,9 +669,7 @@ def _contact(handle: str) -> str:
 async def test_sunrise_create_with_a_valid_signed_mark_registers_at_once(connect, db, tmch):
     x = await _client(connect)
     smd = ls.smd_xml(tmch.signer, ["test-validate", "testvalidate"])
-    reply = await _send(
-        x, _create("test-validate.example"), 1000, _launch("sunrise", _signed(smd))
-    )
+    reply = await _send(x, _create("test-validate.example"), 1000, _launch("sunrise", _signed(smd)))
     assert reply.tree.find(".//launch:creData", NS) is None  # a registration (3.3.5)
     await _send(x, _create("testvalidate.example"), 1000, _launch("sunrise", _encoded(smd)))
     reply = await _send(x, _info("test-validate.example"), 1000)
@@ -714,14 +710,14 @@ async def test_sunrise_refuses_a_mark_that_proves_nothing_with_2202(connect, db,
         "impostor": lambda: ls.smd_xml(tmch.impostor, ["mine"]),
         "revoked certificate": lambda: ls.smd_xml(tmch.revoked_signer, ["mine"]),
         "expired": lambda: ls.smd_xml(tmch.signer, ["mine"], not_after=datetime(2026, 2, 1)),
-        "not yet valid": lambda: ls.smd_xml(
-            tmch.signer, ["mine"], not_before=datetime(2026, 3, 1)
-        ),
+        "not yet valid": lambda: ls.smd_xml(tmch.signer, ["mine"], not_before=datetime(2026, 3, 1)),
         "other label": lambda: ls.smd_xml(tmch.signer, ["other", "another"]),
     }
     x = await _client(connect)
     before = dump(db)
-    reply = await _send(x, _create("mine.example"), 2202, _launch("sunrise", _encoded(make[case]())))
+    reply = await _send(
+        x, _create("mine.example"), 2202, _launch("sunrise", _encoded(make[case]()))
+    )
     assert why in _msg(reply), reply.raw.decode()
     assert dump(db) == before
 
@@ -744,7 +740,9 @@ async def test_revoked_smd_id_is_refused_after_loading_the_revocation_list(
     reply = await _send(x, _create("yours.example"), 2202, _launch("sunrise", _encoded(smd)))
     assert "signed mark 0000001681375789102250-65535 is revoked" in _msg(reply)
     assert dump(db) == before
-    assert cli("tmch", "smdrl", "--file", str(smdrl))[1] == "0 signed marks newly revoked (2 listed)\n"
+    assert (
+        cli("tmch", "smdrl", "--file", str(smdrl))[1] == "0 signed marks newly revoked (2 listed)\n"
+    )
 
 
 async def test_unreadable_marks_are_2005(connect, db):
@@ -803,7 +801,12 @@ async def test_claims_create_needs_a_valid_notice_for_a_claimed_name(connect, db
         reply = await _send(x, _create("domain2.example"), code, extension)
         assert why in _msg(reply), (why, reply.raw.decode())
     assert dump(db) == before
-    await _send(x, _create("domain2.example"), 1000, _launch("claims", _notice(good, not_after, IN_CLAIMS - HOUR)))
+    await _send(
+        x,
+        _create("domain2.example"),
+        1000,
+        _launch("claims", _notice(good, not_after, IN_CLAIMS - HOUR)),
+    )
     assert _launch_row(db, "domain2.example").notice_id == good
 
 

@@ -139,7 +139,9 @@ def _signing_certificate(signature: etree._Element, key_der: bytes) -> x509.Cert
     """The certificate in the signature's KeyInfo whose public key made the signature."""
     for el in signature.iter("{" + DSIG + "}X509Certificate"):
         try:
-            cert = x509.load_der_x509_certificate(base64.b64decode("".join((el.text or "").split())))
+            cert = x509.load_der_x509_certificate(
+                base64.b64decode("".join((el.text or "").split()))
+            )
         except ValueError:
             continue
         public = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
@@ -173,8 +175,7 @@ def verify(data: bytes, now: datetime, trust: Trust) -> SignedMark:
     if not trust.ca_file:
         raise MarkError(
             Result.PARAMETER_VALUE_POLICY_ERROR,
-            "signed marks cannot be verified: no TMCH CA certificate is configured "
-            "(tmch_ca_cert)",
+            "signed marks cannot be verified: no TMCH CA certificate is configured (tmch_ca_cert)",
         )
     config = SignatureConfiguration(verification_time=now.replace(tzinfo=UTC))
     try:
