@@ -758,12 +758,27 @@ async def test_unreadable_marks_are_2005(connect, db):
     assert "root element is x" in _msg(reply)
 
 
-def test_without_a_tmch_ca_configured_sunrise_creates_are_2306(db, tmch):
+def test_without_a_tmch_ca_configured_sunrise_creates_are_2306(tmch):
     from domreg import tmch as tmch_mod
 
     with pytest.raises(tmch_mod.MarkError) as err:
         tmch_mod.verify(ls.smd_xml(tmch.signer, ["a"]), START, tmch_mod.Trust(None))
     assert int(err.value.code) == 2306 and "tmch_ca_cert" in err.value.reason
+
+
+def test_unusable_tmch_files_fail_the_command_with_the_reason(tmch, tmp_path):
+    from domreg import tmch as tmch_mod
+
+    smd = ls.smd_xml(tmch.signer, ["a"])
+    bad_crl = tmp_path / "bad.crl"
+    bad_crl.write_bytes(b"not a CRL")
+    for trust, key in [
+        (tmch_mod.Trust(str(tmp_path / "missing.pem")), "tmch_ca_cert"),
+        (tmch_mod.Trust(str(tmch.ca_file), str(bad_crl)), "tmch_crl"),
+    ]:
+        with pytest.raises(tmch_mod.MarkError) as err:
+            tmch_mod.verify(smd, START, trust)
+        assert int(err.value.code) == 2400 and key in err.value.reason
 
 
 # ---------------------------------------------------------------- claims

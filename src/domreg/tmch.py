@@ -87,6 +87,14 @@ def _invalid(reason: str) -> MarkError:
     return MarkError(Result.INVALID_AUTHORIZATION_INFORMATION, reason)
 
 
+def _misconfigured(key: str, path: str, exc: Exception) -> MarkError:
+    """The registry's own TMCH files cannot be used: the command fails (2400), saying why."""
+    return MarkError(
+        Result.COMMAND_FAILED,
+        f"signed marks cannot be verified: the configured {key} {path} cannot be used ({exc})",
+    )
+
+
 def decode(encoded: str) -> bytes:
     """The signed mark in an `<smd:encodedSignedMark>` (base64; the SMD file's
     `-----BEGIN ENCODED SMD-----` lines, if present, are left out). 2005 if it is not base64."""
@@ -154,12 +162,15 @@ def _revoked_by_crl(cert: x509.Certificate, trust: Trust) -> bool:
     """True if the TMCH CRL (verified against the CA) lists the certificate."""
     if not trust.crl_file or not trust.ca_file:
         return False
-    raw = Path(trust.crl_file).read_bytes()
-    crl = (
-        x509.load_pem_x509_crl(raw)
-        if raw.lstrip().startswith(b"-----")
-        else x509.load_der_x509_crl(raw)
-    )
+    try:
+        raw = Path(trust.crl_file).read_bytes()
+        crl = (
+            x509.load_pem_x509_crl(raw)
+            if raw.lstrip().startswith(b"-----")
+            else x509.load_der_x509_crl(raw)
+        )
+    except (OSError, ValueError) as exc:
+        raise _misconfigured("tmch_crl", trust.crl_file, exc) from None
     cas = x509.load_pem_x509_certificates(Path(trust.ca_file).read_bytes())
     if not any(crl.is_signature_valid(ca.public_key()) for ca in cas):  # type: ignore[arg-type]
         raise _invalid("the TMCH CRL configured for this registry is not signed by its TMCH CA")
@@ -180,6 +191,8 @@ def verify(data: bytes, now: datetime, trust: Trust) -> SignedMark:
     config = SignatureConfiguration(verification_time=now.replace(tzinfo=UTC))
     try:
         result = XMLVerifier().verify(root, ca_pem_file=trust.ca_file, expect_config=config)
+    except OSError as exc:
+        raise _misconfigured("tmch_ca_cert", trust.ca_file, exc) from None
     except (InvalidSignature, InvalidCertificate, InvalidInput) as exc:
         raise _invalid(f"the signed mark's signature does not verify: {exc}") from None
     except (ValueError, etree.LxmlError) as exc:
