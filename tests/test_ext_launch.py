@@ -651,6 +651,17 @@ async def test_rfc_info_examples(connect, db, tmch):
     await _request(x, INFO_REGISTRATION.replace(">sunrise<", ">claims<"), 2306)
 
 
+def test_phase_matching_sub_phases():
+    claims_landrush = launch.Phase("claims", "landrush")
+    assert claims_landrush.matches(launch.Phase("claims", "landrush"))
+    assert claims_landrush.matches(launch.Phase("claims"))  # the sub-phase may be left out
+    assert not claims_landrush.matches(launch.Phase("claims", "open"))
+    assert not launch.Phase("claims").matches(launch.Phase("claims", "landrush"))
+    idn = launch.Phase("custom", "idn-release")
+    assert idn.matches(launch.Phase("custom", "idn-release"))
+    assert not idn.matches(launch.Phase("custom"))  # a custom phase is its name
+
+
 # ---------------------------------------------------------------- sunrise
 
 

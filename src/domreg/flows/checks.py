@@ -75,7 +75,8 @@ def check(ctx: Context, cmd: DomainCheck) -> Checked:
     if cmd.launch is not None:
         claims = launch.check(ctx, list(cmd.names), cmd.launch)
         if claims is not None:
-            return Checked([], None, claims)
+            fee = fees.check(ctx, list(cmd.names), cmd.fee) if cmd.fee is not None else None
+            return Checked([], fee, claims)
     items = domain.check(ctx, list(cmd.names))
     if cmd.allocation_token is not None:
         items = _with_token(ctx, items, cmd.allocation_token)

@@ -74,9 +74,14 @@ class Phase:
         return f"{self.name} ({self.sub_phase})" if self.sub_phase else self.name
 
     def matches(self, given: Phase) -> bool:
-        """RFC 8334 section 2.3: the phase must be the active one; its sub-phase too where
-        the TLD's phase has one (for "custom", the name is the phase)."""
-        return self.name == given.name and self.sub_phase == given.sub_phase
+        """RFC 8334 section 2.3: the phase must be the active one; a sub-phase, when the
+        client states one, must be the active one's (for "custom", the name is the phase and
+        must always be stated)."""
+        if self.name != given.name:
+            return False
+        if given.sub_phase is None:
+            return self.name != "custom"
+        return given.sub_phase == self.sub_phase
 
 
 @dataclass(frozen=True, slots=True)
