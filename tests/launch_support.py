@@ -1,23 +1,43 @@
-"""Test TMCH material made on the spot (the real TMCH pilot CA and SMDs are not available
+"""What the launch phase tests (test_ext_launch.py, test_launch_rules.py) share.
+
+Test TMCH material made on the spot (the real TMCH pilot CA and SMDs are not available
 offline): a TMCH CA, signing certificates (one later revoked on the CA's CRL), a CA nobody
 trusts, signed marks (RFC 7848) signed with signxml the way the TMCH signs them (enveloped,
-exclusive C14N, RSA-SHA256), and claims notice ids with the TMCH checksum."""
+exclusive C14N, RSA-SHA256), and claims notice ids with the TMCH checksum.
+
+The registry they run against (fixtures `tmch`, `policy`, `clock`, `db`; a test module takes
+them with `db = launch_support.db_fixture` etc.): TLD "example" with sunrise from 2026-01-01,
+claims from 2026-04-01 and open from 2026-07-01, claims for "domain2", "domain3" and
+"domain"; the test TMCH's CA and CRL configured as `tmch_ca_cert` and `tmch_crl`. And the EPP
+helpers: commands, launch extension elements, and readers of the answers.
+"""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
+from sqlalchemy import select
 
+from domreg.clock import FixedClock
+from domreg.flows import launch
+from domreg.flows.base import Policy
 from domreg.flows.launch import notice_checksum
+from domreg.store import schema as t
+from domreg.store.db import Database
+from tests import support
+from tests.support import assert_schema_valid
 
 SMD = "urn:ietf:params:xml:ns:signedMark-1.0"
 MARK = "urn:ietf:params:xml:ns:mark-1.0"
@@ -230,3 +250,147 @@ def tampered(smd: bytes, old: str, new: str) -> bytes:
 
 def day(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+# ---------------------------------------------------------------- the launch tests' registry
+
+URI = "urn:ietf:params:xml:ns:launch-1.0"
+START = datetime(2026, 2, 1, 12, 0, 0)  # in sunrise
+SUNRISE, CLAIMS, OPEN = datetime(2026, 1, 1), datetime(2026, 4, 1), datetime(2026, 7, 1)
+IN_CLAIMS = datetime(2026, 5, 1, 12, 0, 0)
+HOUR = timedelta(hours=1)
+D = 'xmlns:domain="urn:ietf:params:xml:ns:domain-1.0"'
+LNS = f'xmlns:launch="{URI}"'
+SMD_NS = f'xmlns:smd="{SMD}"'
+NS = {"launch": URI, "domain": "urn:ietf:params:xml:ns:domain-1.0", "mark": MARK}
+#: The claim key of the RFC 8334 claims check example.
+KEY = "2013041500/2/6/9/rJ1NrDO92vDsAzf7EQzgjX4R0000000001"
+
+
+@pytest.fixture(name="tmch", scope="module")
+def tmch_fixture(tmp_path_factory: pytest.TempPathFactory) -> Tmch:
+    return make_tmch(tmp_path_factory.mktemp("tmch"))
+
+
+@pytest.fixture(name="policy")
+def policy_fixture(tmch: Tmch) -> Policy:
+    return Policy(tmch_ca=str(tmch.ca_file), tmch_crl=str(tmch.crl_file))
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture(name="db")
+def db_fixture(shared_db: Database) -> Iterator[Database]:
+    support.empty(shared_db)
+    support.setup_registry(shared_db, START, tlds=("example", "test"))
+    with shared_db.write() as conn:
+        launch.add_phase(conn, "example", "sunrise", SUNRISE, CLAIMS)
+        launch.add_phase(conn, "example", "claims", CLAIMS, OPEN)
+        launch.add_phase(conn, "example", "open", OPEN)
+        launch.load_claims(conn, "example", [("domain2", KEY), ("domain3", KEY), ("domain", KEY)])
+    yield shared_db
+
+
+async def client(connect: Any, clid: str = "ClientX") -> Any:
+    client = await connect()
+    reply = await client.login(clid, support.PASSWORDS[clid], extensions=(URI,))
+    assert reply.code == 1000, reply.raw
+    return client
+
+
+async def send(client: Any, body: str, code: int, extension: str = "") -> Any:
+    reply = await client.command(body, extension=extension)
+    assert_schema_valid(reply.raw)
+    assert reply.code == code, reply.raw.decode()
+    return reply
+
+
+async def request(client: Any, xml: str, code: int) -> Any:
+    reply = await client.request(xml)
+    assert_schema_valid(reply.raw)
+    assert reply.code == code, reply.raw.decode()
+    return reply
+
+
+def create_cmd(name: str) -> str:
+    return (
+        f"<create><domain:create {D}><domain:name>{name}</domain:name>"
+        "<domain:authInfo><domain:pw>2fooBAR</domain:pw></domain:authInfo>"
+        "</domain:create></create>"
+    )
+
+
+def check_cmd(*names: str) -> str:
+    inner = "".join(f"<domain:name>{n}</domain:name>" for n in names)
+    return f"<check><domain:check {D}>{inner}</domain:check></check>"
+
+
+def info_cmd(name: str) -> str:
+    return f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"
+
+
+def phase_el(phase: str, name: str | None = None) -> str:
+    attr = f' name="{name}"' if name else ""
+    return f"<launch:phase{attr}>{phase}</launch:phase>"
+
+
+def launch_ext(phase: str, inner: str = "", attrs: str = "") -> str:
+    return f"<launch:create {LNS}{attrs}>{phase_el(phase)}{inner}</launch:create>"
+
+
+def signed_mark(smd: bytes) -> str:
+    """The signed mark inline: the `<smd:signedMark>` element as signed (no XML declaration)."""
+    return smd.decode()
+
+
+def encoded_mark(smd: bytes) -> str:
+    return f"<smd:encodedSignedMark {SMD_NS}>{encoded(smd)}</smd:encodedSignedMark>"
+
+
+def notice_ext(notice_id: str, not_after: datetime, accepted: datetime, validator: str = "") -> str:
+    v = f' validatorID="{validator}"' if validator else ""
+    return (
+        f"<launch:notice><launch:noticeID{v}>{notice_id}</launch:noticeID>"
+        f"<launch:notAfter>{not_after.isoformat()}Z</launch:notAfter>"
+        f"<launch:acceptedDate>{accepted.isoformat()}Z</launch:acceptedDate></launch:notice>"
+    )
+
+
+def claims_of(reply: Any) -> list[tuple[str, str, list[str]]]:
+    return [
+        (
+            (cd.findtext("launch:name", namespaces=NS) or "").strip(),
+            cd.find("launch:name", NS).get("exists"),
+            [(k.text or "").strip() for k in cd.findall("launch:claimKey", NS)],
+        )
+        for cd in reply.tree.findall(".//launch:cd", NS)
+    ]
+
+
+def msg(reply: Any) -> str:
+    """The result's message (unescaped)."""
+    return reply.tree.findtext(".//{urn:ietf:params:xml:ns:epp-1.0}msg") or ""
+
+
+def launch_row(db: Database, name: str) -> Any:
+    with db.read() as conn:
+        return conn.execute(
+            select(t.domain_launch)
+            .join(t.domains, t.domains.c.id == t.domain_launch.c.domain_id)
+            .where(t.domains.c.name == name, t.domains.c.deleted_at.is_(None))
+        ).first()
+
+
+def contact_cmd(handle: str) -> str:
+    c = 'xmlns:contact="urn:ietf:params:xml:ns:contact-1.0"'
+    return (
+        f"<create><contact:create {c}><contact:id>{handle}</contact:id>"
+        '<contact:postalInfo type="int"><contact:name>John Doe</contact:name>'
+        "<contact:addr><contact:city>Dulles</contact:city><contact:cc>US</contact:cc>"
+        "</contact:addr></contact:postalInfo><contact:email>jdoe@example.com</contact:email>"
+        "<contact:authInfo><contact:pw>2fooBAR</contact:pw></contact:authInfo>"
+        "</contact:create></create>"
+    )

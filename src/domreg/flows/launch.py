@@ -176,22 +176,17 @@ class Active:
 
 
 def active_phase(conn: Connection, tld_id: int, now: datetime) -> Active | None:
-    """The TLD's phase at `now`; None if it has phases but none is active."""
+    """The TLD's phase at `now`; None if it has phases but none is active. One statement:
+    a TLD has a handful of phase rows at most."""
     p = t.tld_phases
-    row = conn.execute(
-        select(p.c.name, p.c.sub_phase)
-        .where(
-            p.c.tld_id == tld_id,
-            p.c.starts_at <= now,
-            p.c.ends_at.is_(None) | (p.c.ends_at > now),
-        )
-        .order_by(p.c.starts_at.desc())
-        .limit(1)
-    ).first()
-    if row is not None:
-        return Active(Phase(row.name, row.sub_phase), True)
-    if conn.execute(select(p.c.id).where(p.c.tld_id == tld_id).limit(1)).first() is None:
+    rows = conn.execute(
+        select(p.c.name, p.c.sub_phase, p.c.starts_at, p.c.ends_at).where(p.c.tld_id == tld_id)
+    ).all()
+    if not rows:
         return Active(Phase("open"), False)
+    for row in rows:
+        if row.starts_at <= now and (row.ends_at is None or now < row.ends_at):
+            return Active(Phase(row.name, row.sub_phase), True)
     return None
 
 
