@@ -80,12 +80,19 @@ def lookup_domain(
     links: Links = DEFAULT_LINKS,
 ) -> dict[str, Any]:
     """The RDAP answer for domain `name` (RFC 9083 section 5.3), redacted for `viewer`."""
-    now = _now(now)
+    return domain_answer(conn, name, viewer, _now(now), links)[0]
+
+
+def domain_answer(
+    conn: Any, name: str, viewer: Viewer, now: datetime, links: Links
+) -> tuple[dict[str, Any], datetime | None]:
+    """`lookup_domain`'s answer and the time until which it stays true if nothing is
+    written (a grace period's start or end changes the statuses; None: no such time)."""
     data = query.domain(conn, a_label(name), now)
     if data is None:
         raise RdapError(404, f"domain {name} is not registered here")
     obj = render.domain(data, viewer, links)
-    return render.top(obj, links, now, render.domain_notices(links))
+    return render.top(obj, links, now, render.domain_notices(links)), data.stable_until
 
 
 def lookup_nameserver(

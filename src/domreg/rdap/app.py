@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -26,8 +27,10 @@ import orjson
 from domreg.rdap import api, render
 from domreg.rdap.api import RdapError
 from domreg.rdap.auth import AuthError, Authenticator
+from domreg.rdap.cache import AnswerCache, Entry
 from domreg.rdap.ratelimit import RateLimiter, retry_after
 from domreg.rdap.render import Links
+from domreg.rdds import query
 from domreg.rdds.policy import ANONYMOUS, Viewer
 
 log = logging.getLogger("domreg.rdap")
@@ -39,6 +42,7 @@ _METHODS = (b"allow", b"GET, HEAD, OPTIONS")
 _CORS = (b"access-control-allow-origin", b"*")
 _TYPE = (b"content-type", render.MEDIA_TYPE.encode())
 _UNSUPPORTED = {"ip", "autnum", "ips", "autnums", "reverse_search"}
+_LOOKUPS = ("domain", "nameserver", "entity")
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -56,6 +60,7 @@ class RdapApp:
         self.max_age = max(0, cfg.rdap_max_age)
         self.limiter = RateLimiter(cfg.rdap_rate_limit, cfg.rdap_rate_burst)
         self.auth = Authenticator(ctx.db, cfg.rdap_auth_cache_seconds)
+        self.cache = AnswerCache()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -126,15 +131,11 @@ class RdapApp:
             try:
                 viewer = await self.auth.viewer(authorization.decode("latin-1"))
             except AuthError as exc:
-                if self.limiter.take(ip, AUTH_FAILURE_COST - 1):
-                    pass  # the failure still costs; this answer is the 401 either way
+                self.limiter.take(ip, AUTH_FAILURE_COST - 1)  # a failure costs more
                 raise RdapError(401, str(exc)) from None
         links = self._links(scope, raw_headers, path)
         now = self.clock.now()
-        answer = await self.db.run(lambda: self._query(path, query_string, viewer, links, now))
-        body = orjson.dumps(answer)
-        stamp = render.rfc3339(now).encode()
-        etag = b'"' + hashlib.blake2b(body.replace(stamp, b""), digest_size=12).hexdigest().encode() + b'"'
+        body, etag = await self.db.run(lambda: self._respond(path, query_string, viewer, links, now))
         if viewer.registrar_id is None:
             cache = b"public, max-age=%d" % self.max_age if self.max_age else b"public, no-cache"
             headers: Headers = [(b"cache-control", cache), (b"etag", etag), (b"vary", b"Authorization")]
@@ -150,10 +151,44 @@ class RdapApp:
         err = RdapError(429, f"too many queries from this address; retry in {seconds} s")
         return 429, orjson.dumps(err.body()), [(b"retry-after", str(seconds).encode())]
 
-    def _query(
-        self, path: str, query_string: bytes, viewer: Viewer, links: Links, now: Any
-    ) -> dict[str, Any]:
+    def _respond(
+        self, path: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime
+    ) -> tuple[bytes, bytes]:
+        """The body and ETag of the answer to `path`; lookups go through the cache."""
         kind, _, rest = path.partition("/")
+        stamp = b'"eventAction":"last update of RDAP database","eventDate":"%s"' % (
+            render.rfc3339(now).encode()
+        )
+        if kind in _LOOKUPS:
+            if not rest or "/" in rest:
+                raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
+            key = (kind, rest, viewer.registrar_id, links)
+            with self.db.read() as conn:
+                token = query.version(conn)
+                entry = self.cache.get(token, key, now)
+                if entry is None:
+                    answer, valid_until = self._lookup(conn, kind, rest, viewer, links, now)
+                    body = orjson.dumps(answer)
+                    entry = Entry(body, stamp, _etag(body, stamp), valid_until)
+                    self.cache.put(token, key, entry)
+                    return body, entry.etag
+            return entry.body.replace(entry.stamp, stamp), entry.etag
+        body = orjson.dumps(self._other(kind, rest, query_string, viewer, links, now))
+        return body, _etag(body, stamp)
+
+    @staticmethod
+    def _lookup(
+        conn: Any, kind: str, rest: str, viewer: Viewer, links: Links, now: datetime
+    ) -> tuple[dict[str, Any], datetime | None]:
+        if kind == "domain":
+            return api.domain_answer(conn, rest, viewer, now, links)
+        if kind == "nameserver":
+            return api.lookup_nameserver(conn, rest, now=now, links=links), None
+        return api.lookup_entity(conn, rest, now=now, links=links), None
+
+    def _other(
+        self, kind: str, rest: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime
+    ) -> dict[str, Any]:
         if kind in ("domains", "nameservers", "entities"):
             if rest:
                 raise RdapError(400, f"{kind} searches take a query string, not a path")
@@ -172,18 +207,15 @@ class RdapApp:
                 )
         if kind == "help" and not rest:
             return api.help_answer(now=now, links=links)
-        if kind in ("domain", "nameserver", "entity"):
-            if not rest or "/" in rest:
-                raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
-            with self.db.read() as conn:
-                if kind == "domain":
-                    return api.lookup_domain(conn, rest, viewer, now=now, links=links)
-                if kind == "nameserver":
-                    return api.lookup_nameserver(conn, rest, now=now, links=links)
-                return api.lookup_entity(conn, rest, now=now, links=links)
         if kind in _UNSUPPORTED:
             raise RdapError(501, f"{kind} queries are not supported by a domain name registry")
         raise RdapError(400, f"unknown RDAP query {kind[:40]!r}; see {PREFIX}help")
+
+
+def _etag(body: bytes, stamp: bytes) -> bytes:
+    """A strong ETag over the body less its "last update of RDAP database" time."""
+    digest = hashlib.blake2b(body.replace(stamp, b""), digest_size=12).hexdigest()
+    return b'"' + digest.encode() + b'"'
 
 
 def routes(ctx: Any) -> list[Any]:

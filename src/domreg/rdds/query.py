@@ -12,11 +12,13 @@ Searches take SQL LIKE patterns built by `like_pattern` from RDAP's partial-matc
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, exists, select
+from sqlalchemy import Connection, and_, bindparam, exists, literal_column, select
 
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import lifecycle
@@ -100,6 +102,8 @@ class DomainData:
     nameservers: list[HostData]
     contacts: list[tuple[str, ContactData]]  # (registrant | admin | tech | billing, contact)
     ds: list[dnssec_flow.DsData]
+    #: When the statuses change with time alone (a grace period starts or ends), if ever.
+    stable_until: datetime | None = None
 
 
 # ---------------------------------------------------------------- registrars
@@ -389,6 +393,13 @@ _DOMAINS_BY_NS_IP = Query(
 )
 
 
+_GRACE = Query(
+    select(t.grace_periods.c.kind, t.grace_periods.c.starts_at, t.grace_periods.c.ends_at).where(
+        t.grace_periods.c.domain_id == bindparam("domain_id")
+    )
+)
+
+
 def _contacts(rows: list[object], role_first: bool) -> list[tuple[str, ContactData]]:
     """Contacts from joined contact/postal rows: one per contact, the "int" postal info
     preferred (RFC 5733: the internationalised form, ASCII), else "loc"."""
@@ -475,6 +486,12 @@ def _full_domain(conn: Connection, row: object, now: datetime) -> DomainData:
     roid: str = r.roid  # type: ignore[attr-defined]
     statuses = st.domain_display(set(statuses_of(conn, roid)), bool(nameservers))
     statuses += lifecycle.rgp_statuses(conn, domain_id, now)
+    changes = [
+        when
+        for p in _GRACE.all(conn, domain_id=domain_id)
+        for when in ((p.starts_at, p.ends_at) if p.kind not in lifecycle.RGP_KINDS else (p.starts_at,))
+        if when > now
+    ]
     contacts: list[tuple[str, ContactData]] = []
     registrant_id = r.registrant_id  # type: ignore[attr-defined]
     if registrant_id is not None:
@@ -495,6 +512,7 @@ def _full_domain(conn: Connection, row: object, now: datetime) -> DomainData:
         nameservers=nameservers,
         contacts=contacts,
         ds=dnssec_flow.records(conn, domain_id),
+        stable_until=min(changes) if changes else None,
     )
 
 
@@ -530,3 +548,33 @@ def like_pattern(text: str) -> str:
     SQL LIKE pattern with `\\` as its escape character."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%")
+
+
+# ---------------------------------------------------------------- freshness
+
+_PG_SNAPSHOT = Query(select(literal_column("pg_current_snapshot()::text").label("snapshot")))
+
+
+def version(conn: Connection) -> object:
+    """A token of everything committed that `conn`'s reads see: two reads with equal tokens
+    see the same data, so an answer built under one token may be served again while the
+    token is unchanged (and the answer's own time limit, `DomainData.stable_until`, holds).
+
+    SQLite: `PRAGMA data_version` of the connection (it changes when any other connection
+    commits) and its own `total_changes`, with a serial number of the connection (the values of two connections are not
+    comparable). PostgreSQL: the text of `pg_current_snapshot()` (the next transaction id
+    and those in progress: it changes when any transaction takes an id or commits).
+    Read it first in a transaction: data read after it is at least as new.
+    """
+    if conn.dialect.name == "sqlite":
+        record = conn.connection
+        serial = record.info.get("rdds_serial")
+        if serial is None:
+            serial = record.info["rdds_serial"] = next(_SERIALS)
+        raw: Any = record.dbapi_connection
+        # total_changes: the connection's own writes, which data_version does not count.
+        return (serial, raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+    return _PG_SNAPSHOT.scalar(conn)
+
+
+_SERIALS = itertools.count(1)
