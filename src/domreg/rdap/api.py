@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -183,8 +184,8 @@ def encode_cursor(last: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        if len(cursor) > 400:
-            raise ValueError("too long")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,400}", cursor):
+            raise ValueError("not base64url")
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise RdapError(400, "invalid cursor: use the 'next' link of the previous page") from None
