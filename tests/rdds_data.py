@@ -7,7 +7,8 @@
 - example.test (ClientX): registrant reg-1, admin and tech tech-1, both nameservers, a DS
   record, clientTransferProhibited;
 - xn--bcher-kva.test (bücher.test, ClientX), no nameservers;
-- exam1.test ... exam3.test and other.test (ClientY), for searches.
+- exam1.test ... exam3.test and other.test (ClientY), for searches;
+- open.test (ClientZ): registrant open-1, who discloses name, voice and email (RFC 5733).
 """
 
 from __future__ import annotations
@@ -124,4 +125,17 @@ def populate(db: Database, now: datetime | None = None) -> Data:
     for i in (1, 2, 3):
         run(db, y, now, domain.create, domain.DomainCreate(f"exam{i}.test", "Auth-exam1", ns=("ns2.dns.net",)))
     run(db, y, now, domain.create, domain.DomainCreate("other.test", "Auth-other1"))
+    z = actor(db, "ClientZ")
+    open_postal = contact.PostalInfo("int", "Olga Open", None, ("5 Open Way",), "Paris", None, "75001", "FR")
+    disclose = contact.Disclose(True, frozenset({"name_int", "voice", "email"}))
+    run(
+        db,
+        z,
+        now,
+        contact.create,
+        contact.ContactCreate(
+            "open-1", (open_postal,), "olga@example.fr", "Auth-open1", voice="+33.155555555", disclose=disclose
+        ),
+    )
+    run(db, z, now, domain.create, domain.DomainCreate("open.test", "Auth-open1", registrant="open-1"))
     return Data(now, x, y)
