@@ -6,7 +6,7 @@
 - contacts reg-1 (registrant: name, org, address, phone, fax, email) and tech-1 (ClientX);
 - example.test (ClientX): registrant reg-1, admin and tech tech-1, both nameservers, a DS
   record, clientTransferProhibited;
-- xn--bcher-kva.test (bücher.test, ClientX), no nameservers;
+- xn--bcher-kva.test (bücher.test, ClientX), no nameservers, with host ns1.bücher.test;
 - exam1.test ... exam3.test and other.test (ClientY), for searches;
 - open.test (ClientZ): registrant open-1, who discloses name, voice and email (RFC 5733).
 """
@@ -122,6 +122,7 @@ def populate(db: Database, now: datetime | None = None) -> Data:
         domain.DomainUpdate("example.test", add_statuses=(("clientTransferProhibited", None, None),)),
     )
     run(db, x, now, domain.create, domain.DomainCreate("xn--bcher-kva.test", "Auth-idn1"))
+    run(db, x, now, host.create, host.HostCreate("ns1.xn--bcher-kva.test", (("192.0.2.10", "v4"),)))
     for i in (1, 2, 3):
         run(db, y, now, domain.create, domain.DomainCreate(f"exam{i}.test", "Auth-exam1", ns=("ns2.dns.net",)))
     run(db, y, now, domain.create, domain.DomainCreate("other.test", "Auth-other1"))

@@ -105,7 +105,7 @@ async def test_nameserver_lookup(http: httpx.AsyncClient) -> None:
     assert ns["ipAddresses"] == {"v4": ["192.0.2.1"], "v6": ["2001:db8::1"]}
     assert "associated" in ns["status"]
     assert ns["entities"][0]["roles"] == ["registrar"]
-    assert ns["entities"][0]["handle"] == "ClientY"  # no IANA id: the client id
+    assert ns["entities"][0]["handle"] == "not applicable"  # no IANA id (Profile 4.3)
     assert "publicIds" not in ns["entities"][0]
 
 

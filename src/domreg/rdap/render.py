@@ -99,7 +99,12 @@ def registrar(
 ) -> dict[str, Any]:
     """The registrar entity: inside a domain or nameserver (Profile 2.4, 4.3) or, `full`,
     as the answer to an entity lookup (Profile 3.1: adr, tel, email)."""
-    handle = str(r.iana_id) if r.iana_id is not None else r.clid
+    # Profile 2.4.2 and 4.3: the IANA id; without one, "not applicable" inside other objects
+    # and the client id as the handle of the entity itself.
+    if r.iana_id is not None:
+        handle = str(r.iana_id)
+    else:
+        handle = r.clid if full else "not applicable"
     card: list[list[Any]] = [["version", {}, "text", "4.0"], ["fn", {}, "text", r.name]]
     if full:
         if r.street or r.city or r.cc:
@@ -127,7 +132,7 @@ def registrar(
     }
     if r.iana_id is not None:
         entity["publicIds"] = [{"type": "IANA Registrar ID", "identifier": str(r.iana_id)}]
-    entity_links = [links.self_link("entity/" + quote(handle, safe=""))]
+    entity_links = [links.self_link("entity/" + quote(str(r.iana_id or r.clid), safe=""))]
     if r.url:
         entity_links.append({"value": links.value, "rel": "about", "href": r.url, "type": "text/html"})
     entity["links"] = entity_links
