@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import orjson
+from starlette.routing import BaseRoute, Match
 
 from domreg.rdap import api, render
 from domreg.rdap.api import RdapError
@@ -218,8 +219,23 @@ def _etag(body: bytes, stamp: bytes) -> bytes:
     return b'"' + digest.encode() + b'"'
 
 
-def routes(ctx: Any) -> list[Any]:
-    """The routes `http/app.py`'s `build_app` adds: RDAP under /rdap."""
-    from starlette.routing import Mount
+class _RdapRoute(BaseRoute):
+    """Every path under /rdap (whatever its characters) goes to the RDAP application: no
+    Starlette redirect or plain-text 404 ever answers an RDAP query."""
 
-    return [Mount("/rdap", app=RdapApp(ctx))]
+    def __init__(self, app: RdapApp) -> None:
+        self.app = app
+
+    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/rdap" or path.startswith(PREFIX)):
+            return Match.FULL, {"endpoint": self.app}
+        return Match.NONE, {}
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    """The routes `http/app.py`'s `build_app` adds: everything under /rdap."""
+    return [_RdapRoute(RdapApp(ctx))]
