@@ -78,7 +78,11 @@ DEFS: dict[str, Any] = {
             "properties": {"type": {"type": "string"}, "identifier": {"type": "string"}},
         },
     },
-    "conformance": {"type": "array", "items": {"type": "string"}, "contains": {"const": "rdap_level_0"}},
+    "conformance": {
+        "type": "array",
+        "items": {"type": "string"},
+        "contains": {"const": "rdap_level_0"},
+    },
     "jcard": {
         "type": "array",
         "prefixItems": [{"const": "vcard"}, {"type": "array"}],
@@ -168,7 +172,16 @@ DEFS: dict[str, Any] = {
     },
     "domain": {
         "type": "object",
-        "required": ["objectClassName", "handle", "ldhName", "status", "events", "entities", "secureDNS", "links"],
+        "required": [
+            "objectClassName",
+            "handle",
+            "ldhName",
+            "status",
+            "events",
+            "entities",
+            "secureDNS",
+            "links",
+        ],
         "properties": {
             "objectClassName": {"const": "domain"},
             "handle": {"type": "string"},
@@ -215,7 +228,12 @@ TOP = {
                 {
                     "contains": {
                         "properties": {
-                            "links": {"contains": {"properties": {"rel": {"const": "terms-of-service"}}, "required": ["rel"]}}
+                            "links": {
+                                "contains": {
+                                    "properties": {"rel": {"const": "terms-of-service"}},
+                                    "required": ["rel"],
+                                }
+                            }
                         },
                         "required": ["links"],
                     }
@@ -230,7 +248,10 @@ TOP = {
 
 
 def _schema(kind: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": DEFS}
+    body: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": DEFS,
+    }
     if kind in ("domain", "nameserver", "entity"):
         body["allOf"] = [{"$ref": f"#/$defs/{kind}"}, TOP]
     elif kind == "help":
@@ -249,7 +270,9 @@ def _schema(kind: str) -> dict[str, Any]:
             }
         )
     else:  # domainSearchResults, nameserverSearchResults, entitySearchResults
-        item = {"domainSearchResults": "domain", "nameserverSearchResults": "nameserver"}.get(kind, "entity")
+        item = {"domainSearchResults": "domain", "nameserverSearchResults": "nameserver"}.get(
+            kind, "entity"
+        )
         body["allOf"] = [
             TOP,
             {
@@ -258,7 +281,10 @@ def _schema(kind: str) -> dict[str, Any]:
                     kind: {"type": "array", "items": {"$ref": f"#/$defs/{item}"}},
                     "paging_metadata": {
                         "type": "object",
-                        "properties": {"pageSize": {"type": "integer"}, "links": {"$ref": "#/$defs/links"}},
+                        "properties": {
+                            "pageSize": {"type": "integer"},
+                            "links": {"$ref": "#/$defs/links"},
+                        },
                     },
                 },
             },
@@ -280,7 +306,9 @@ SCHEMAS = {
     )
 }
 _VALIDATORS = {
-    k: jsonschema.Draft202012Validator(s, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    k: jsonschema.Draft202012Validator(
+        s, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     for k, s in SCHEMAS.items()
 }
 for _s in SCHEMAS.values():

@@ -37,7 +37,9 @@ class Data:
 
 def actor(db: Database, clid: str) -> Actor:
     with db.read() as conn:
-        rid = conn.execute(select(t.registrars.c.id).where(t.registrars.c.clid == clid)).scalar_one()
+        rid = conn.execute(
+            select(t.registrars.c.id).where(t.registrars.c.clid == clid)
+        ).scalar_one()
     return Actor(rid, clid)
 
 
@@ -72,10 +74,23 @@ def populate(db: Database, now: datetime | None = None) -> Data:
             cc="US",
         )
     run(db, y, now, domain.create, domain.DomainCreate("dns.net", "Auth-dns1"))
-    run(db, y, now, host.create, host.HostCreate("ns1.dns.net", (("192.0.2.1", "v4"), ("2001:db8::1", "v6"))))
+    run(
+        db,
+        y,
+        now,
+        host.create,
+        host.HostCreate("ns1.dns.net", (("192.0.2.1", "v4"), ("2001:db8::1", "v6"))),
+    )
     run(db, y, now, host.create, host.HostCreate("ns2.dns.net", (("192.0.2.2", "v4"),)))
     postal = contact.PostalInfo(
-        "int", "Jane Registrant", "Example Org", ("10 Main Street", "Floor 3"), "Dulles", "VA", "20166", "US"
+        "int",
+        "Jane Registrant",
+        "Example Org",
+        ("10 Main Street", "Floor 3"),
+        "Dulles",
+        "VA",
+        "20166",
+        "US",
     )
     run(
         db,
@@ -92,13 +107,17 @@ def populate(db: Database, now: datetime | None = None) -> Data:
             fax="+1.7035555556",
         ),
     )
-    tech = contact.PostalInfo("int", "Tom Tech", None, ("2 Side St",), "Reston", "VA", "20190", "US")
+    tech = contact.PostalInfo(
+        "int", "Tom Tech", None, ("2 Side St",), "Reston", "VA", "20190", "US"
+    )
     run(
         db,
         x,
         now,
         contact.create,
-        contact.ContactCreate("tech-1", (tech,), "tom@example.org", "Auth-tech1", voice="+1.7035550000"),
+        contact.ContactCreate(
+            "tech-1", (tech,), "tom@example.org", "Auth-tech1", voice="+1.7035550000"
+        ),
     )
     run(
         db,
@@ -119,15 +138,25 @@ def populate(db: Database, now: datetime | None = None) -> Data:
         x,
         now,
         domain.update,
-        domain.DomainUpdate("example.test", add_statuses=(("clientTransferProhibited", None, None),)),
+        domain.DomainUpdate(
+            "example.test", add_statuses=(("clientTransferProhibited", None, None),)
+        ),
     )
     run(db, x, now, domain.create, domain.DomainCreate("xn--bcher-kva.test", "Auth-idn1"))
     run(db, x, now, host.create, host.HostCreate("ns1.xn--bcher-kva.test", (("192.0.2.10", "v4"),)))
     for i in (1, 2, 3):
-        run(db, y, now, domain.create, domain.DomainCreate(f"exam{i}.test", "Auth-exam1", ns=("ns2.dns.net",)))
+        run(
+            db,
+            y,
+            now,
+            domain.create,
+            domain.DomainCreate(f"exam{i}.test", "Auth-exam1", ns=("ns2.dns.net",)),
+        )
     run(db, y, now, domain.create, domain.DomainCreate("other.test", "Auth-other1"))
     z = actor(db, "ClientZ")
-    open_postal = contact.PostalInfo("int", "Olga Open", None, ("5 Open Way",), "Paris", None, "75001", "FR")
+    open_postal = contact.PostalInfo(
+        "int", "Olga Open", None, ("5 Open Way",), "Paris", None, "75001", "FR"
+    )
     disclose = contact.Disclose(True, frozenset({"name_int", "voice", "email"}))
     run(
         db,
@@ -135,8 +164,19 @@ def populate(db: Database, now: datetime | None = None) -> Data:
         now,
         contact.create,
         contact.ContactCreate(
-            "open-1", (open_postal,), "olga@example.fr", "Auth-open1", voice="+33.155555555", disclose=disclose
+            "open-1",
+            (open_postal,),
+            "olga@example.fr",
+            "Auth-open1",
+            voice="+33.155555555",
+            disclose=disclose,
         ),
     )
-    run(db, z, now, domain.create, domain.DomainCreate("open.test", "Auth-open1", registrant="open-1"))
+    run(
+        db,
+        z,
+        now,
+        domain.create,
+        domain.DomainCreate("open.test", "Auth-open1", registrant="open-1"),
+    )
     return Data(now, x, y)

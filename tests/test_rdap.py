@@ -57,7 +57,11 @@ def assert_error(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.headers["access-control-allow-origin"] == "*"
     body = r.json()
     assert body["errorCode"] == status
-    assert body["title"] and body["description"] and all(isinstance(d, str) for d in body["description"])
+    assert (
+        body["title"]
+        and body["description"]
+        and all(isinstance(d, str) for d in body["description"])
+    )
     assert "rdap_level_0" in body["rdapConformance"]
     return body
 
@@ -86,7 +90,9 @@ async def test_domain_lookup_answers_the_domain_object(http: httpx.AsyncClient) 
     assert d["links"][0]["href"] == "http://rdap.test/rdap/domain/example.test"
 
 
-@pytest.mark.parametrize("name", ["bücher.test", "xn--bcher-kva.test", "XN--BCHER-KVA.TEST", "Bücher.Test."])
+@pytest.mark.parametrize(
+    "name", ["bücher.test", "xn--bcher-kva.test", "XN--BCHER-KVA.TEST", "Bücher.Test."]
+)
 async def test_idn_domain_found_by_a_label_and_u_label(http: httpx.AsyncClient, name: str) -> None:
     r = await http.get(f"/rdap/domain/{name}")
     assert r.status_code == 200, r.text
@@ -110,7 +116,9 @@ async def test_nameserver_lookup(http: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("handle", ["1234", "ClientX%20Inc.", "ClientX"])
-async def test_registrar_entity_by_iana_id_name_or_client_id(http: httpx.AsyncClient, handle: str) -> None:
+async def test_registrar_entity_by_iana_id_name_or_client_id(
+    http: httpx.AsyncClient, handle: str
+) -> None:
     r = await http.get(f"/rdap/entity/{handle}")
     assert r.status_code == 200, r.text
     e = r.json()
@@ -134,7 +142,13 @@ async def test_help(http: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/rdap/domain/example.test", "/rdap/nameserver/ns1.dns.net", "/rdap/entity/1234", "/rdap/help"]
+    "path",
+    [
+        "/rdap/domain/example.test",
+        "/rdap/nameserver/ns1.dns.net",
+        "/rdap/entity/1234",
+        "/rdap/help",
+    ],
 )
 async def test_head_answers_like_get_without_a_body(http: httpx.AsyncClient, path: str) -> None:
     get = await http.get(path)
@@ -182,7 +196,9 @@ async def test_head_of_a_missing_domain_is_404(http: httpx.AsyncClient) -> None:
         ("/rdap/entities?fn=", 400),
     ],
 )
-async def test_errors_are_rdap_error_objects(http: httpx.AsyncClient, path: str, status: int) -> None:
+async def test_errors_are_rdap_error_objects(
+    http: httpx.AsyncClient, path: str, status: int
+) -> None:
     assert_error(await http.get(path), status)
 
 
@@ -234,7 +250,10 @@ async def test_domain_search_by_nameserver_name_and_ip(http: httpx.AsyncClient) 
 
 async def test_nameserver_search_by_name_and_ip(http: httpx.AsyncClient) -> None:
     r = await http.get("/rdap/nameservers", params={"name": "ns*.dns.net"})
-    assert [n["ldhName"] for n in r.json()["nameserverSearchResults"]] == ["ns1.dns.net", "ns2.dns.net"]
+    assert [n["ldhName"] for n in r.json()["nameserverSearchResults"]] == [
+        "ns1.dns.net",
+        "ns2.dns.net",
+    ]
     r = await http.get("/rdap/nameservers", params={"ip": "2001:DB8:0::1"})
     assert [n["ldhName"] for n in r.json()["nameserverSearchResults"]] == ["ns1.dns.net"]
 
@@ -263,7 +282,9 @@ async def test_search_results_are_limited_and_paged_with_next_links(data_db: Dat
             assert len(page) <= 2
             seen += page
             pages += 1
-            nxt = [link for link in body["paging_metadata"].get("links", []) if link["rel"] == "next"]
+            nxt = [
+                link for link in body["paging_metadata"].get("links", []) if link["rel"] == "next"
+            ]
             if nxt:
                 assert any("truncated" in n.get("type", "") for n in body["notices"])
             url = nxt[0]["href"] if nxt else None

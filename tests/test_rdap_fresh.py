@@ -23,7 +23,6 @@ async def http(db: Database) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-
 async def test_epp_changes_are_in_the_next_answer(
     http: httpx.AsyncClient, connect: Any, db: Database
 ) -> None:
@@ -58,7 +57,7 @@ async def test_flow_deletes_are_in_the_next_answer(http: httpx.AsyncClient, db: 
     r = await http.get("/rdap/domain/other.test")
     # Deleted inside its add grace period: purged at once, so no longer registered.
     assert r.status_code == 404
-    rdds_data.run(db, y, Clock().now(), host.create, host.HostCreate("ns3.dns.net", (("192.0.2.3", "v4"),)))
+    rdds_data.run(
+        db, y, Clock().now(), host.create, host.HostCreate("ns3.dns.net", (("192.0.2.3", "v4"),))
+    )
     assert (await http.get("/rdap/nameserver/ns3.dns.net")).status_code == 200
-
-

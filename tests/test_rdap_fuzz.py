@@ -22,8 +22,29 @@ from tests import rdap_schema, rdds_data, support
 pytestmark = pytest.mark.xdist_group("rdds")
 
 DOCUMENTED = {200, 204, 304, 400, 401, 404, 405, 422, 429, 501}
-SEGMENTS = ["domain", "nameserver", "entity", "domains", "nameservers", "entities", "help", "ip", "autnum", ""]
-NAMES = ["example.test", "bücher.test", "xn--bcher-kva.test", "ns1.dns.net", "1234", "exam*.test", "*", "..", "%00"]
+SEGMENTS = [
+    "domain",
+    "nameserver",
+    "entity",
+    "domains",
+    "nameservers",
+    "entities",
+    "help",
+    "ip",
+    "autnum",
+    "",
+]
+NAMES = [
+    "example.test",
+    "bücher.test",
+    "xn--bcher-kva.test",
+    "ns1.dns.net",
+    "1234",
+    "exam*.test",
+    "*",
+    "..",
+    "%00",
+]
 MEMBERS = ["name", "nsLdhName", "nsIp", "ip", "fn", "handle", "cursor", "x"]
 
 
@@ -36,7 +57,9 @@ def app(shared_db: Database) -> Any:
     return build_app(HttpContext(db=shared_db, clock=Clock(), cfg=cfg))
 
 
-async def call(app: Any, method: str, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[bytes, bytes], bytes]:
+async def call(
+    app: Any, method: str, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, dict[bytes, bytes], bytes]:
     from urllib.parse import unquote
 
     path = unquote(raw_path.decode("latin-1"), errors="replace")
@@ -68,7 +91,9 @@ async def call(app: Any, method: str, raw_path: bytes, query: bytes, headers: li
     return start["status"], dict(start["headers"]), body
 
 
-def check(status: int, headers: dict[bytes, bytes], body: bytes, method: str, rdap_path: bool) -> None:
+def check(
+    status: int, headers: dict[bytes, bytes], body: bytes, method: str, rdap_path: bool
+) -> None:
     assert status in DOCUMENTED, (status, body[:300])
     if not rdap_path:
         return  # outside /rdap/: the HTTP service's own 404s
@@ -86,22 +111,38 @@ def check(status: int, headers: dict[bytes, bytes], body: bytes, method: str, rd
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    method=st.sampled_from(["GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]),
+    method=st.sampled_from(
+        ["GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+    ),
     segment=st.sampled_from(SEGMENTS) | text,
     name=st.sampled_from(NAMES) | text | st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
     extra=st.sampled_from(["", "/", "/x", "//"]),
-    params=st.lists(st.tuples(st.sampled_from(MEMBERS) | text, st.sampled_from(NAMES) | text), max_size=3),
+    params=st.lists(
+        st.tuples(st.sampled_from(MEMBERS) | text, st.sampled_from(NAMES) | text), max_size=3
+    ),
     raw_query=st.binary(max_size=40),
-    header=st.sampled_from([None, b"Basic Q2xpZW50WDpmb28tQkFSMg==", b"Basic ???", b"Digest x"]) | st.binary(max_size=20),
+    header=st.sampled_from([None, b"Basic Q2xpZW50WDpmb28tQkFSMg==", b"Basic ???", b"Digest x"])
+    | st.binary(max_size=20),
 )
 def test_fuzzed_requests_get_documented_answers(
-    app: Any, method: str, segment: str, name: str, extra: str, params: list[tuple[str, str]], raw_query: bytes, header: bytes | None
+    app: Any,
+    method: str,
+    segment: str,
+    name: str,
+    extra: str,
+    params: list[tuple[str, str]],
+    raw_query: bytes,
+    header: bytes | None,
 ) -> None:
     from urllib.parse import quote, urlencode
 
-    raw_path = ("/rdap/" + quote(segment, safe="") + ("/" + quote(name, safe="") if name else "") + extra).encode()
+    raw_path = (
+        "/rdap/" + quote(segment, safe="") + ("/" + quote(name, safe="") if name else "") + extra
+    ).encode()
     query = urlencode(params).encode() if params else raw_query
     headers = [] if header is None else [(b"authorization", header)]
     status, hdrs, body = asyncio.run(call(app, method, raw_path, query, headers))

@@ -70,7 +70,9 @@ def event(obj: dict[str, Any], action: str) -> str | None:
 def row(db: Database, table: Any, **where: Any) -> Any:
     with db.read() as conn:
         return conn.execute(
-            select(table).where(*(table.c[k] == v for k, v in where.items()), table.c.deleted_at.is_(None))
+            select(table).where(
+                *(table.c[k] == v for k, v in where.items()), table.c.deleted_at.is_(None)
+            )
         ).one()
 
 
@@ -96,7 +98,9 @@ PATHS = {
 
 
 @pytest.mark.parametrize(("path", "kind"), PATHS.items())
-async def test_every_answer_validates_against_its_schema(http: httpx.AsyncClient, path: str, kind: str) -> None:
+async def test_every_answer_validates_against_its_schema(
+    http: httpx.AsyncClient, path: str, kind: str
+) -> None:
     r = await http.get(path)
     body = r.json()
     assert rdap_schema.kind_of(body) == kind
@@ -110,11 +114,15 @@ def test_the_schemas_reject_what_the_profile_forbids() -> None:
         "handle": "D1-TEST",
         "ldhName": "a.test",
         "status": ["active"],
-        "events": [{"eventAction": "last update of RDAP database", "eventDate": "2025-01-01T00:00:00Z"}],
+        "events": [
+            {"eventAction": "last update of RDAP database", "eventDate": "2025-01-01T00:00:00Z"}
+        ],
         "entities": [],
         "secureDNS": {"delegationSigned": False},
         "links": [{"href": "https://x/rdap/domain/a.test", "rel": "self", "value": "https://x/"}],
-        "notices": [{"description": ["t"], "links": [{"href": "https://x/tos", "rel": "terms-of-service"}]}],
+        "notices": [
+            {"description": ["t"], "links": [{"href": "https://x/tos", "rel": "terms-of-service"}]}
+        ],
     }
     rdap_schema.validate("domain", good)
     for broken in (
@@ -138,14 +146,18 @@ async def test_profile_1_2_and_tig_1_3_conformance_in_every_answer(http: httpx.A
         assert "icann_rdap_technical_implementation_guide_1" in conformance
 
 
-async def test_profile_1_4_adr_has_cc_parameter_and_empty_country_name(http: httpx.AsyncClient) -> None:
+async def test_profile_1_4_adr_has_cc_parameter_and_empty_country_name(
+    http: httpx.AsyncClient,
+) -> None:
     e = await get(http, "/rdap/entity/1234")
     adr = next(p for p in e["vcardArray"][1] if p[0] == "adr")
     assert adr[1]["cc"] == "US"
     assert adr[3][6] == ""
 
 
-async def test_profile_1_5_and_tig_3_7_last_update_is_the_time_of_the_answer(http: httpx.AsyncClient) -> None:
+async def test_profile_1_5_and_tig_3_7_last_update_is_the_time_of_the_answer(
+    http: httpx.AsyncClient,
+) -> None:
     for path in ("/rdap/domain/example.test", "/rdap/nameserver/ns1.dns.net", "/rdap/entity/1234"):
         before = datetime.utcnow().replace(microsecond=0)
         body = await get(http, path)
@@ -163,7 +175,9 @@ async def test_profile_2_1_ldh_and_unicode_names(http: httpx.AsyncClient) -> Non
     assert "unicodeName" not in plain
 
 
-async def test_profile_2_2_domain_handle_is_the_roid(http: httpx.AsyncClient, data_db: Database) -> None:
+async def test_profile_2_2_domain_handle_is_the_roid(
+    http: httpx.AsyncClient, data_db: Database
+) -> None:
     d = await get(http, "/rdap/domain/example.test")
     assert d["handle"] == row(data_db, t.domains, name="example.test").roid
 
@@ -199,9 +213,9 @@ async def test_profile_2_4_registrar_entity(http: httpx.AsyncClient) -> None:
 async def test_profile_2_6_statuses_mapped_per_rfc_8056(http: httpx.AsyncClient) -> None:
     d = await get(http, "/rdap/domain/exam3.test")
     assert set(d["status"]) == {"add period", "client hold"}
-    every_epp_status = {
-        v for k, v in vars(st).items() if k.isupper() and isinstance(v, str)
-    } | set(lifecycle.RGP_STATUS.values())
+    every_epp_status = {v for k, v in vars(st).items() if k.isupper() and isinstance(v, str)} | set(
+        lifecycle.RGP_STATUS.values()
+    )
     assert every_epp_status
     for epp in every_epp_status:
         assert render.STATUS[epp] in rdap_schema.STATUSES, epp
@@ -210,7 +224,10 @@ async def test_profile_2_6_statuses_mapped_per_rfc_8056(http: httpx.AsyncClient)
 async def test_profile_2_6_3_status_codes_notice(http: httpx.AsyncClient) -> None:
     d = await get(http, "/rdap/domain/example.test")
     n = one(d["notices"], title="Status Codes")
-    assert any("For more information on domain status codes, please visit https://icann.org/epp" in x for x in n["description"])
+    assert any(
+        "For more information on domain status codes, please visit https://icann.org/epp" in x
+        for x in n["description"]
+    )
     link = one(n["links"], rel="glossary")
     assert link["href"] == "https://icann.org/epp"
     assert link["value"] == "http://rdap.test/rdap/domain/example.test"
@@ -220,11 +237,15 @@ async def test_profile_2_7_3_contact_handles_are_roids_for_the_sponsor(data_db: 
     from tests.test_rdap_redaction import basic
 
     async with client_for(data_db) as http:
-        r = await http.get("/rdap/domain/example.test", headers=basic("ClientX", support.PASSWORDS["ClientX"]))
+        r = await http.get(
+            "/rdap/domain/example.test", headers=basic("ClientX", support.PASSWORDS["ClientX"])
+        )
         d = r.json()
     registrant = one(d["entities"], roles=["registrant"])
     with data_db.read() as conn:
-        roid = conn.execute(select(t.contacts.c.roid).where(t.contacts.c.handle == "reg-1")).scalar_one()
+        roid = conn.execute(
+            select(t.contacts.c.roid).where(t.contacts.c.handle == "reg-1")
+        ).scalar_one()
     assert registrant["handle"] == roid
 
 
@@ -239,7 +260,9 @@ async def test_profile_2_9_secure_dns(http: httpx.AsyncClient) -> None:
     signed = await get(http, "/rdap/domain/example.test")
     assert signed["secureDNS"] == {
         "delegationSigned": True,
-        "dsData": [{"keyTag": 12345, "algorithm": 13, "digestType": 2, "digest": rdds_data.DS.digest}],
+        "dsData": [
+            {"keyTag": 12345, "algorithm": 13, "digestType": 2, "digest": rdds_data.DS.digest}
+        ],
     }
     unsigned = await get(http, "/rdap/domain/exam1.test")
     assert unsigned["secureDNS"] == {"delegationSigned": False}
@@ -248,7 +271,10 @@ async def test_profile_2_9_secure_dns(http: httpx.AsyncClient) -> None:
 async def test_profile_2_10_inaccuracy_notice(http: httpx.AsyncClient) -> None:
     d = await get(http, "/rdap/domain/example.test")
     n = one(d["notices"], title="RDDS Inaccuracy Complaint Form")
-    assert any("URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf" in x for x in n["description"])
+    assert any(
+        "URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf" in x
+        for x in n["description"]
+    )
     assert one(n["links"], rel="help")["href"] == "https://icann.org/wicf"
 
 
@@ -352,6 +378,8 @@ async def test_rst_case(http: httpx.AsyncClient, case: str) -> None:
     again = (await http.request(method, path)).json()
     for answer in (body, again):
         answer["events"] = [
-            e for e in answer.get("events", []) if e["eventAction"] != "last update of RDAP database"
+            e
+            for e in answer.get("events", [])
+            if e["eventAction"] != "last update of RDAP database"
         ]
     assert again == body

@@ -82,7 +82,11 @@ async def test_anonymous_clients_get_contacts_redacted(http: httpx.AsyncClient) 
     tech = entity(d, "technical")
     assert card(tech)["fn"][3] == "" and "email" not in card(tech)
     # Administrative and billing contacts are not published.
-    assert {tuple(e["roles"]) for e in d["entities"]} == {("registrar",), ("registrant",), ("technical",)}
+    assert {tuple(e["roles"]) for e in d["entities"]} == {
+        ("registrar",),
+        ("registrant",),
+        ("technical",),
+    }
     names = {r["name"]["type"]: r["method"] for r in d["redacted"]}
     assert names == REGISTRANT_REDACTIONS
     for r in d["redacted"]:
@@ -96,12 +100,25 @@ async def test_anonymous_clients_get_contacts_redacted(http: httpx.AsyncClient) 
             assert r["replacementPath"].endswith("[?(@[0]=='contact-uri')]")
     # Nothing personal anywhere in the answer.
     raw = (await http.get("/rdap/domain/example.test")).text
-    for secret in ("Jane", "Example Org", "Main Street", "Dulles", "20166", "7035555555", "jane@", "tom@"):
+    for secret in (
+        "Jane",
+        "Example Org",
+        "Main Street",
+        "Dulles",
+        "20166",
+        "7035555555",
+        "jane@",
+        "tom@",
+    ):
         assert secret not in raw
 
 
-async def test_sponsor_authenticated_with_http_basic_sees_everything(http: httpx.AsyncClient) -> None:
-    r = await http.get("/rdap/domain/example.test", headers=basic("ClientX", support.PASSWORDS["ClientX"]))
+async def test_sponsor_authenticated_with_http_basic_sees_everything(
+    http: httpx.AsyncClient,
+) -> None:
+    r = await http.get(
+        "/rdap/domain/example.test", headers=basic("ClientX", support.PASSWORDS["ClientX"])
+    )
     assert r.status_code == 200
     assert "private" in r.headers["cache-control"]
     d = r.json()
@@ -119,7 +136,9 @@ async def test_sponsor_authenticated_with_http_basic_sees_everything(http: httpx
 
 
 async def test_other_registrars_get_the_redacted_view(http: httpx.AsyncClient) -> None:
-    r = await http.get("/rdap/domain/example.test", headers=basic("ClientY", support.PASSWORDS["ClientY"]))
+    r = await http.get(
+        "/rdap/domain/example.test", headers=basic("ClientY", support.PASSWORDS["ClientY"])
+    )
     d = r.json()
     assert {x["name"]["type"] for x in d["redacted"]} == set(REGISTRANT_REDACTIONS)
     assert "handle" not in entity(d, "registrant")
@@ -167,4 +186,9 @@ async def test_what_a_contact_discloses_is_published(http: httpx.AsyncClient) ->
     assert c["email"][3] == "olga@example.fr"
     assert c["adr"][3] == ["", "", "", "", "", "", ""]  # address not disclosed
     names = {r["name"]["type"] for r in d["redacted"]}
-    assert names == {"Registry Registrant ID", "Registrant Street", "Registrant City", "Registrant Postal Code"}
+    assert names == {
+        "Registry Registrant ID",
+        "Registrant Street",
+        "Registrant City",
+        "Registrant Postal Code",
+    }

@@ -19,7 +19,6 @@ from datetime import UTC
 
 import pytest
 import pytest_asyncio
-
 from sqlalchemy import select
 
 from domreg.clock import Clock
@@ -43,7 +42,9 @@ def data_db(shared_db: Database) -> Database:
 
 @pytest_asyncio.fixture
 async def servers(data_db: Database) -> AsyncIterator[tuple[str, int]]:
-    http = HttpServer(build_app(HttpContext(db=data_db, clock=Clock(), cfg=Config(rdap_rate_limit=0.0))))
+    http = HttpServer(
+        build_app(HttpContext(db=data_db, clock=Clock(), cfg=Config(rdap_rate_limit=0.0)))
+    )
     await http.start("127.0.0.1", 0)
     whois = WhoisServer(data_db, Clock(), rate=0.0)
     await whois.start("127.0.0.1", 0)
@@ -54,9 +55,12 @@ async def servers(data_db: Database) -> AsyncIterator[tuple[str, int]]:
         await http.close()
 
 
-async def test_rdap_package_reads_domain_and_registrar(servers: tuple[str, int], data_db: Database) -> None:
-    from rdap import RdapClient
+async def test_rdap_package_reads_domain_and_registrar(
+    servers: tuple[str, int], data_db: Database
+) -> None:
     from rdap.schema.rdap import Domain
+
+    from rdap import RdapClient
 
     base, _ = servers
     client = RdapClient({"bootstrap_url": base, "timeout": 10})
@@ -67,7 +71,9 @@ async def test_rdap_package_reads_domain_and_registrar(servers: tuple[str, int],
     events = {e.eventAction: e.eventDate for e in parsed.events}
     with data_db.read() as conn:
         row = conn.execute(
-            select(t.domains.c.created_at, t.domains.c.expires_at).where(t.domains.c.name == "example.test")
+            select(t.domains.c.created_at, t.domains.c.expires_at).where(
+                t.domains.c.name == "example.test"
+            )
         ).one()
     assert events["registration"] == row.created_at.replace(microsecond=0, tzinfo=UTC)
     assert events["expiration"] == row.expires_at.replace(microsecond=0, tzinfo=UTC)
@@ -123,7 +129,10 @@ async def _whois_client(port: int, query: str) -> str:
     if exe is None:
         pytest.skip("Debian's whois client is not installed (scripts/system-deps.sh installs it)")
     done = await asyncio.to_thread(
-        subprocess.run, [exe, "-h", "127.0.0.1", "-p", str(port), query], capture_output=True, timeout=30
+        subprocess.run,
+        [exe, "-h", "127.0.0.1", "-p", str(port), query],
+        capture_output=True,
+        timeout=30,
     )
     return done.stdout.decode()
 
@@ -135,7 +144,10 @@ async def test_debian_whois_client_reads_domain(servers: tuple[str, int]) -> Non
     assert "Registrar: ClientX Inc." in out
     assert "Registrar IANA ID: 1234" in out
     assert "Name Server: ns1.dns.net" in out and "Name Server: ns2.dns.net" in out
-    assert "Domain Status: clientTransferProhibited https://icann.org/epp#clientTransferProhibited" in out
+    assert (
+        "Domain Status: clientTransferProhibited https://icann.org/epp#clientTransferProhibited"
+        in out
+    )
     assert "Creation Date: " in out and "Registry Expiry Date: " in out
     assert "Registrant Name: REDACTED FOR PRIVACY" in out
 

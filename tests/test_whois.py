@@ -103,7 +103,9 @@ async def test_contacts_are_redacted_as_in_rdap(whois: WhoisServer) -> None:
         assert f[key] == ["REDACTED FOR PRIVACY"], key
     assert f["Registrant State/Province"] == ["VA"]
     assert f["Registrant Country"] == ["US"]
-    assert f["Registrant Email"][0].startswith("Please query the RDDS service of the Registrar of Record")
+    assert f["Registrant Email"][0].startswith(
+        "Please query the RDDS service of the Registrar of Record"
+    )
     answer = await ask(whois.port, b"example.test\r\n")
     for secret in ("Jane", "Example Org", "Dulles", "20166", "7035555555", "jane@", "tom@"):
         assert secret not in answer
@@ -114,7 +116,9 @@ async def test_contacts_are_redacted_as_in_rdap(whois: WhoisServer) -> None:
     assert f["Registrant Street"] == ["REDACTED FOR PRIVACY"]
 
 
-@pytest.mark.parametrize("query", ["bücher.test", "xn--bcher-kva.test", "domain BÜCHER.TEST", "XN--BCHER-KVA.TEST"])
+@pytest.mark.parametrize(
+    "query", ["bücher.test", "xn--bcher-kva.test", "domain BÜCHER.TEST", "XN--BCHER-KVA.TEST"]
+)
 async def test_idn_queries_in_either_form(whois: WhoisServer, query: str) -> None:
     f = fields(await ask(whois.port, query.encode() + b"\r\n"))
     assert f["Domain Name"] == ["xn--bcher-kva.test"]
@@ -130,7 +134,9 @@ async def test_nameserver_answer(whois: WhoisServer) -> None:
         assert f["Registrar"] == ["ClientY Inc."]
 
 
-@pytest.mark.parametrize("query", [b"registrar 1234\r\n", b"registrar ClientX Inc.\r\n", b"registrar ClientX\r\n"])
+@pytest.mark.parametrize(
+    "query", [b"registrar 1234\r\n", b"registrar ClientX Inc.\r\n", b"registrar ClientX\r\n"]
+)
 async def test_registrar_answer(whois: WhoisServer, query: bytes) -> None:
     f = fields(await ask(whois.port, query))
     assert f["Registrar"] == ["ClientX Inc."]
@@ -209,6 +215,8 @@ async def test_epp_changes_are_in_the_next_answer(db: Database) -> None:
             db, data.y, Clock().now(), domain.update,
             domain.DomainUpdate("exam1.test", add_statuses=(("clientHold", None, None),)),
         )  # fmt: skip
-        assert "Domain Status: clientHold https://icann.org/epp#clientHold" in await ask(server.port, b"exam1.test\r\n")
+        assert "Domain Status: clientHold https://icann.org/epp#clientHold" in await ask(
+            server.port, b"exam1.test\r\n"
+        )
     finally:
         await server.close()

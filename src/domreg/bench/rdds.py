@@ -77,7 +77,12 @@ def populate(url: str, domains: int) -> list[str]:
         with db.write() as conn:
             registry.add_tld(conn, now, TLD)
             registry.add_registrar(
-                conn, now, clid="benchrar", name="Bench Registrar", password="bench-Pw01", tlds=[TLD]
+                conn,
+                now,
+                clid="benchrar",
+                name="Bench Registrar",
+                password="bench-Pw01",
+                tlds=[TLD],
             )
             registry.credit(conn, now, "benchrar", 10**12)
             set_rdds_data(
@@ -105,13 +110,19 @@ def populate(url: str, domains: int) -> list[str]:
             for n in (1, 2):
                 host.create(
                     ctx(),
-                    host.HostCreate(f"ns{n}.dns.{TLD}", ((f"192.0.2.{n}", "v4"), (f"2001:db8::{n}", "v6"))),
+                    host.HostCreate(
+                        f"ns{n}.dns.{TLD}", ((f"192.0.2.{n}", "v4"), (f"2001:db8::{n}", "v6"))
+                    ),
                 )
             contact.create(
                 ctx(),
-                contact.ContactCreate("bench-reg", (postal,), "jane@example.org", "Auth-bench1", voice="+1.7035555555"),
+                contact.ContactCreate(
+                    "bench-reg", (postal,), "jane@example.org", "Auth-bench1", voice="+1.7035555555"
+                ),
             )
-            ds = dnssec.DsData(12345, 13, 2, "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4C3C0F1B2E5B2E3F0A1B2C3D")
+            ds = dnssec.DsData(
+                12345, 13, 2, "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4C3C0F1B2E5B2E3F0A1B2C3D"
+            )
             for name in names:
                 domain.create(
                     ctx(),
@@ -165,7 +176,9 @@ def _duration_ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}.get(unit, 1.0)
 
 
-def wrk(url: str, connections: int, duration: float, threads: int, script: str | None) -> dict[str, Any]:
+def wrk(
+    url: str, connections: int, duration: float, threads: int, script: str | None
+) -> dict[str, Any]:
     """Run wrk; returns requests/s, p50/p99 (ms), requests, non-2xx and socket errors."""
     exe = shutil.which("wrk")
     if exe is None:
@@ -200,7 +213,9 @@ def nginx(root: Path, body: bytes, workers: int) -> Iterator[int]:
     """nginx serving `body` for every /rdap/domain/ path, `workers` processes."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(exe).exists():
-        raise BenchError("nginx is not installed (Debian package nginx-light; scripts/system-deps.sh)")
+        raise BenchError(
+            "nginx is not installed (Debian package nginx-light; scripts/system-deps.sh)"
+        )
     port = free_port()
     (root / "response.json").write_bytes(body)
     user = "user root;" if os.geteuid() == 0 else ""
@@ -268,7 +283,13 @@ def run_rdap(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[str
             _say(f"{backend}: floor (nginx, {len(body)}-byte answer)")
             (data_dir / "nginx").mkdir()
             with nginx(data_dir / "nginx", body, opts.workers) as port:
-                wrk(f"http://{HOST}:{port}/rdap/domain/{names[0]}", opts.connections, opts.warmup, opts.threads, None)
+                wrk(
+                    f"http://{HOST}:{port}/rdap/domain/{names[0]}",
+                    opts.connections,
+                    opts.warmup,
+                    opts.threads,
+                    None,
+                )
                 floor = wrk(
                     f"http://{HOST}:{port}/rdap/domain/{names[0]}",
                     opts.connections,
@@ -290,7 +311,9 @@ def run_rdap(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[str
 # ---------------------------------------------------------------- WHOIS
 
 
-async def _whois_loop(port: int, queries: list[bytes], stop_at: float, start_at: float) -> tuple[int, int, list[float]]:
+async def _whois_loop(
+    port: int, queries: list[bytes], stop_at: float, start_at: float
+) -> tuple[int, int, list[float]]:
     ok = failed = 0
     latencies: list[float] = []
     i = 0
@@ -319,7 +342,9 @@ async def _whois_loop(port: int, queries: list[bytes], stop_at: float, start_at:
     return ok, failed, latencies
 
 
-def _whois_process(port: int, queries: list[bytes], concurrency: int, start: float, stop: float, out: Any) -> None:
+def _whois_process(
+    port: int, queries: list[bytes], concurrency: int, start: float, stop: float, out: Any
+) -> None:
     import uvloop
 
     async def main() -> None:
@@ -343,7 +368,11 @@ def drive_whois(port: int, names: list[str], opts: argparse.Namespace) -> dict[s
     start = time.monotonic() + 0.5 + opts.warmup
     stop = start + opts.duration
     procs = [
-        mp.Process(target=_whois_process, args=(port, queries, opts.concurrency, start, stop, out), daemon=True)
+        mp.Process(
+            target=_whois_process,
+            args=(port, queries, opts.concurrency, start, stop, out),
+            daemon=True,
+        )
         for _ in range(opts.client_procs)
     ]
     for p in procs:
@@ -384,7 +413,9 @@ def _whois_floor(port: int, reply: bytes) -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _Canned(reply), HOST, port, reuse_port=True, backlog=1024)
+        server = await loop.create_server(
+            lambda: _Canned(reply), HOST, port, reuse_port=True, backlog=1024
+        )
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -410,11 +441,16 @@ def run_whois(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[st
                     reply += chunk
             port = free_port()
             mp = multiprocessing.get_context("fork")
-            floor_procs = [mp.Process(target=_whois_floor, args=(port, reply), daemon=True) for _ in range(opts.workers)]
+            floor_procs = [
+                mp.Process(target=_whois_floor, args=(port, reply), daemon=True)
+                for _ in range(opts.workers)
+            ]
             for p in floor_procs:
                 p.start()
             try:
-                wait_listening(port, opts.workers, lambda: all(p.is_alive() for p in floor_procs), "floor")
+                wait_listening(
+                    port, opts.workers, lambda: all(p.is_alive() for p in floor_procs), "floor"
+                )
                 _say(f"{backend}: floor (canned answer, {len(reply)} bytes)")
                 floor = drive_whois(port, names, opts)
             finally:
@@ -466,7 +502,9 @@ def format_report(kind: str, report: dict[str, Any]) -> str:
             f"{r['p99_ms']:>8.2f} {ratio:>9} {r['bytes']:>6}"
         )
     for t in report["targets"]:
-        lines.append(f"target {t['backend']} {t['phase']}: {t['target']} -> {'met' if t['met'] else 'MISSED'}")
+        lines.append(
+            f"target {t['backend']} {t['phase']}: {t['target']} -> {'met' if t['met'] else 'MISSED'}"
+        )
     return "\n".join(lines)
 
 
@@ -487,8 +525,10 @@ def main(args: argparse.Namespace) -> int:
         {
             "backend": r["backend"],
             "phase": r["phase"],
-            "target": f">= {min_ops:,.0f}/s" + (f" and >= {min_ratio:.0%} of floor" if min_ratio else ""),
-            "met": r["ops_per_s"] >= min_ops and (min_ratio is None or (r.get("ratio") or 0) >= min_ratio),
+            "target": f">= {min_ops:,.0f}/s"
+            + (f" and >= {min_ratio:.0%} of floor" if min_ratio else ""),
+            "met": r["ops_per_s"] >= min_ops
+            and (min_ratio is None or (r.get("ratio") or 0) >= min_ratio),
         }
         for r in report["results"]
         if not r["phase"].startswith("floor")

@@ -21,7 +21,9 @@ from domreg.store import schema as t
 PHONE = re.compile(r"^\+[0-9]{1,3}\.[0-9]{1,14}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 
 TEXT_FIELDS = ("city", "sp", "pc")
 

@@ -210,7 +210,9 @@ def search(
     given = [k for k in params if k != "cursor"]
     unknown = [k for k in given if k not in members]
     if unknown:
-        raise RdapError(400, f"{kind} search by {unknown[0]!r} is not defined; use one of {', '.join(members)}")
+        raise RdapError(
+            400, f"{kind} search by {unknown[0]!r} is not defined; use one of {', '.join(members)}"
+        )
     if len(given) != 1:
         raise RdapError(400, f"{kind} search needs exactly one of {', '.join(members)}")
     member = given[0]
@@ -223,7 +225,9 @@ def search(
         if member == "nsIp":
             domains = query.domains_by_nameserver_ip(conn, _address(raw), now, fetch, after)
         elif member == "nsLdhName":
-            domains = query.domains_by_nameserver(conn, _pattern(raw, member, True), now, fetch, after)
+            domains = query.domains_by_nameserver(
+                conn, _pattern(raw, member, True), now, fetch, after
+            )
         else:
             domains = query.domains_by_name(conn, _pattern(raw, member, True), now, fetch, after)
         keys = [d.name for d in domains]
@@ -251,9 +255,8 @@ def search(
     if more:
         from urllib.parse import urlencode
 
-        next_href = (
-            f"{links.base}{kind}?"
-            + urlencode({member: raw, "cursor": encode_cursor(keys[limit - 1])})
+        next_href = f"{links.base}{kind}?" + urlencode(
+            {member: raw, "cursor": encode_cursor(keys[limit - 1])}
         )
     notices = render.domain_notices(links) if kind == "domains" else None
     return render.search_result(result_kind, objects, links, now, next_href, more, notices)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -27,7 +28,7 @@ from starlette.routing import BaseRoute, Match
 
 from domreg.rdap import api, render
 from domreg.rdap.api import RdapError
-from domreg.rdap.auth import AuthError, Authenticator
+from domreg.rdap.auth import Authenticator, AuthError
 from domreg.rdap.cache import AnswerCache, Entry
 from domreg.rdap.ratelimit import RateLimiter, retry_after
 from domreg.rdap.render import Links
@@ -101,7 +102,11 @@ class RdapApp:
             host = headers.get(b"host", b"localhost").decode("latin-1")
             base = f"{scope.get('scheme', 'http')}://{host}{PREFIX}"
         qs = scope.get("query_string", b"")
-        value = base + quote(path, safe="/:@!$&'()*+,;=-._~") + ("?" + qs.decode("latin-1") if qs else "")
+        value = (
+            base
+            + quote(path, safe="/:@!$&'()*+,;=-._~")
+            + ("?" + qs.decode("latin-1") if qs else "")
+        )
         return Links(base=base, value=value, tos=self.tos_url or base + "help")
 
     async def _answer(self, scope: dict[str, Any], method: str) -> tuple[int, bytes, Headers]:
@@ -114,11 +119,15 @@ class RdapApp:
         if wait:
             return self._too_many(wait)
         if method == "OPTIONS":
-            return 204, b"", [
-                _METHODS,
-                (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                (b"access-control-allow-headers", b"Authorization, Accept, If-None-Match"),
-            ]
+            return (
+                204,
+                b"",
+                [
+                    _METHODS,
+                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                    (b"access-control-allow-headers", b"Authorization, Accept, If-None-Match"),
+                ],
+            )
         full_path: str = scope["path"]
         if not full_path.startswith(PREFIX):
             raise RdapError(400, "RDAP queries are under /rdap/")
@@ -136,12 +145,22 @@ class RdapApp:
                 raise RdapError(401, str(exc)) from None
         links = self._links(scope, raw_headers, path)
         now = self.clock.now()
-        body, etag = await self.db.run(lambda: self._respond(path, query_string, viewer, links, now))
+        body, etag = await self.db.run(
+            lambda: self._respond(path, query_string, viewer, links, now)
+        )
         if viewer.registrar_id is None:
             cache = b"public, max-age=%d" % self.max_age if self.max_age else b"public, no-cache"
-            headers: Headers = [(b"cache-control", cache), (b"etag", etag), (b"vary", b"Authorization")]
+            headers: Headers = [
+                (b"cache-control", cache),
+                (b"etag", etag),
+                (b"vary", b"Authorization"),
+            ]
         else:
-            headers = [(b"cache-control", b"private, no-cache"), (b"etag", etag), (b"vary", b"Authorization")]
+            headers = [
+                (b"cache-control", b"private, no-cache"),
+                (b"etag", etag),
+                (b"vary", b"Authorization"),
+            ]
         match = raw_headers.get(b"if-none-match")
         if match is not None and (match == etag or etag in [m.strip() for m in match.split(b",")]):
             return 304, b"", headers
@@ -226,14 +245,14 @@ class _RdapRoute(BaseRoute):
     def __init__(self, app: RdapApp) -> None:
         self.app = app
 
-    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+    def matches(self, scope: MutableMapping[str, Any]) -> tuple[Match, dict[str, Any]]:
         path = scope.get("path", "")
         if scope["type"] == "http" and (path == "/rdap" or path.startswith(PREFIX)):
             return Match.FULL, {"endpoint": self.app}
         return Match.NONE, {}
 
-    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
+    async def handle(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await self.app(dict(scope), receive, send)
 
 
 def routes(ctx: Any) -> list[BaseRoute]:

@@ -68,12 +68,16 @@ def contact_entity(
 
     if withheld("name", c.name):
         card.append(["fn", {}, "text", ""])
-        redacted.append(_entry(f"{label} Name", "emptyValue", f"{at}.vcardArray[1][?(@[0]=='fn')][3]"))
+        redacted.append(
+            _entry(f"{label} Name", "emptyValue", f"{at}.vcardArray[1][?(@[0]=='fn')][3]")
+        )
     else:
         card.append(["fn", {}, "text", c.name or ""])
     if c.org:
         if withheld("org", c.org):
-            redacted.append(_entry(f"{label} Organization", "removal", f"{at}.vcardArray[1][?(@[0]=='org')]"))
+            redacted.append(
+                _entry(f"{label} Organization", "removal", f"{at}.vcardArray[1][?(@[0]=='org')]")
+            )
         else:
             card.append(["org", {}, "text", c.org])
     if role == "registrant" or full or any(shows(c, f, False) for f in ("street", "city", "pc")):
@@ -94,19 +98,29 @@ def contact_entity(
         card.append(["adr", params, "text", ["", "", street, city, c.sp or "", pc, ""]])
     if c.voice:
         if withheld("voice", c.voice):
-            redacted.append(_entry(f"{label} Phone", "removal", f"{at}.vcardArray[1][?(@[1].type=='voice')]"))
+            redacted.append(
+                _entry(f"{label} Phone", "removal", f"{at}.vcardArray[1][?(@[1].type=='voice')]")
+            )
             if c.voice_ext:
                 redacted.append(
-                    _entry(f"{label} Phone Ext", "removal", f"{at}.vcardArray[1][?(@[1].type=='voice')]")
+                    _entry(
+                        f"{label} Phone Ext",
+                        "removal",
+                        f"{at}.vcardArray[1][?(@[1].type=='voice')]",
+                    )
                 )
         else:
             card.append(_tel(c.voice, c.voice_ext, "voice"))
     if c.fax:
         if withheld("fax", c.fax):
-            redacted.append(_entry(f"{label} Fax", "removal", f"{at}.vcardArray[1][?(@[1].type=='fax')]"))
+            redacted.append(
+                _entry(f"{label} Fax", "removal", f"{at}.vcardArray[1][?(@[1].type=='fax')]")
+            )
             if c.fax_ext:
                 redacted.append(
-                    _entry(f"{label} Fax Ext", "removal", f"{at}.vcardArray[1][?(@[1].type=='fax')]")
+                    _entry(
+                        f"{label} Fax Ext", "removal", f"{at}.vcardArray[1][?(@[1].type=='fax')]"
+                    )
                 )
         else:
             card.append(_tel(c.fax, c.fax_ext, "fax"))
@@ -130,10 +144,18 @@ def contact_entity(
     entity["roles"] = [rdap_role]
     entity["vcardArray"] = ["vcard", card]
     if full:
-        events = [{"eventAction": "registration", "eventDate": c.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+        events = [
+            {
+                "eventAction": "registration",
+                "eventDate": c.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ]
         if c.updated_at is not None:
             events.append(
-                {"eventAction": "last changed", "eventDate": c.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                {
+                    "eventAction": "last changed",
+                    "eventDate": c.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
             )
         entity["events"] = events
     return entity

@@ -101,10 +101,8 @@ def registrar(
     as the answer to an entity lookup (Profile 3.1: adr, tel, email)."""
     # Profile 2.4.2 and 4.3: the IANA id; without one, "not applicable" inside other objects
     # and the client id as the handle of the entity itself.
-    if r.iana_id is not None:
-        handle = str(r.iana_id)
-    else:
-        handle = r.clid if full else "not applicable"
+    own_handle = str(r.iana_id) if r.iana_id is not None else r.clid
+    handle = own_handle if full or r.iana_id is not None else "not applicable"
     card: list[list[Any]] = [["version", {}, "text", "4.0"], ["fn", {}, "text", r.name]]
     if full:
         if r.street or r.city or r.cc:
@@ -132,9 +130,11 @@ def registrar(
     }
     if r.iana_id is not None:
         entity["publicIds"] = [{"type": "IANA Registrar ID", "identifier": str(r.iana_id)}]
-    entity_links = [links.self_link("entity/" + quote(str(r.iana_id or r.clid), safe=""))]
+    entity_links = [links.self_link("entity/" + quote(own_handle, safe=""))]
     if r.url:
-        entity_links.append({"value": links.value, "rel": "about", "href": r.url, "type": "text/html"})
+        entity_links.append(
+            {"value": links.value, "rel": "about", "href": r.url, "type": "text/html"}
+        )
     entity["links"] = entity_links
     abuse: list[list[Any]] = [["version", {}, "text", "4.0"], ["fn", {}, "text", "Abuse Contact"]]
     if r.abuse_phone:
@@ -224,7 +224,12 @@ def terms_notice(links: Links) -> dict[str, Any]:
             "contacts is withheld unless the registrar of record authenticates.",
         ],
         "links": [
-            {"value": links.value, "rel": "terms-of-service", "href": links.tos, "type": "text/html"}
+            {
+                "value": links.value,
+                "rel": "terms-of-service",
+                "href": links.tos,
+                "type": "text/html",
+            }
         ],
     }
 
@@ -238,12 +243,19 @@ def domain_notices(links: Links) -> list[dict[str, Any]]:
                 "For more information on domain status codes, please visit https://icann.org/epp"
             ],
             "links": [
-                {"value": links.value, "rel": "glossary", "href": EPP_STATUS_URL, "type": "text/html"}
+                {
+                    "value": links.value,
+                    "rel": "glossary",
+                    "href": EPP_STATUS_URL,
+                    "type": "text/html",
+                }
             ],
         },
         {
             "title": "RDDS Inaccuracy Complaint Form",
-            "description": ["URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf"],
+            "description": [
+                "URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf"
+            ],
             "links": [{"value": links.value, "rel": "help", "href": WICF_URL, "type": "text/html"}],
         },
     ]
@@ -317,7 +329,12 @@ def help_answer(links: Links, now: datetime) -> dict[str, Any]:
                     "see their own domains' contact data.",
                 ],
                 "links": [
-                    {"value": links.value, "rel": "help", "href": links.base + "help", "type": MEDIA_TYPE}
+                    {
+                        "value": links.value,
+                        "rel": "help",
+                        "href": links.base + "help",
+                        "type": MEDIA_TYPE,
+                    }
                 ],
             },
         ],

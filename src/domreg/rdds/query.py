@@ -151,12 +151,13 @@ _REGISTRARS_BY_CLID = Query(
 _PASSWORD = Query(select(_R.id, _R.password_hash, _R.status).where(_R.clid == bindparam("clid")))
 
 
-def _registrar(row: object | None) -> RegistrarData | None:
-    if row is None:
+def _registrar(r: Any) -> RegistrarData | None:
+    """A registrar from a row of `_REGISTRAR_COLUMNS` (None for no row)."""
+    if r is None:
         return None
-    r = row  # a QueryRow named tuple
-    street = tuple(orjson.loads(r.street)) if r.street else ()  # type: ignore[attr-defined]
-    return RegistrarData(*r[:11], street, *r[12:])  # type: ignore[index,misc]
+    street = tuple(orjson.loads(r.street)) if r.street else ()
+    values: list[Any] = [*r[:11], street, *r[12:]]
+    return RegistrarData(*values)
 
 
 def registrar_by_id(conn: Connection, registrar_id: int) -> RegistrarData | None:
@@ -219,7 +220,9 @@ _ADDRESSES = Query(
     .order_by(t.host_addresses.c.version, t.host_addresses.c.address)
 )
 _LINKED = Query(
-    select(t.domain_hosts.c.domain_id).where(t.domain_hosts.c.host_id == bindparam("host_id")).limit(1)
+    select(t.domain_hosts.c.domain_id)
+    .where(t.domain_hosts.c.host_id == bindparam("host_id"))
+    .limit(1)
 )
 _HOSTS_BY_NAME = Query(
     select(*_HOST_COLUMNS)
@@ -244,17 +247,16 @@ _HOSTS_BY_IP = Query(
 )
 
 
-def _full_host(conn: Connection, row: object) -> HostData:
-    r = row
+def _full_host(conn: Connection, r: Any) -> HostData:
     host = HostData(
-        id=r.id,  # type: ignore[attr-defined]
-        roid=r.roid,  # type: ignore[attr-defined]
-        name=r.name,  # type: ignore[attr-defined]
-        addresses=[(a.address, a.version) for a in _ADDRESSES.all(conn, host_id=r.id)],  # type: ignore[attr-defined]
-        registrar=registrar_by_id(conn, r.registrar_id),  # type: ignore[attr-defined]
-        created_at=r.created_at,  # type: ignore[attr-defined]
-        updated_at=r.updated_at,  # type: ignore[attr-defined]
-        transferred_at=r.transferred_at,  # type: ignore[attr-defined]
+        id=r.id,
+        roid=r.roid,
+        name=r.name,
+        addresses=[(a.address, a.version) for a in _ADDRESSES.all(conn, host_id=r.id)],
+        registrar=registrar_by_id(conn, r.registrar_id),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        transferred_at=r.transferred_at,
     )
     linked = _LINKED.first(conn, host_id=host.id) is not None
     host.statuses = st.object_display(set(statuses_of(conn, host.roid)), linked)
@@ -269,13 +271,15 @@ def host(conn: Connection, name: str) -> HostData | None:
 
 def hosts_by_name(conn: Connection, pattern: str, limit: int, after: str = "") -> list[HostData]:
     return [
-        _full_host(conn, r) for r in _HOSTS_BY_NAME.all(conn, pattern=pattern, after=after, limit=limit)
+        _full_host(conn, r)
+        for r in _HOSTS_BY_NAME.all(conn, pattern=pattern, after=after, limit=limit)
     ]
 
 
 def hosts_by_ip(conn: Connection, address: str, limit: int, after: str = "") -> list[HostData]:
     return [
-        _full_host(conn, r) for r in _HOSTS_BY_IP.all(conn, address=address, after=after, limit=limit)
+        _full_host(conn, r)
+        for r in _HOSTS_BY_IP.all(conn, address=address, after=after, limit=limit)
     ]
 
 
@@ -400,29 +404,27 @@ _GRACE = Query(
 )
 
 
-def _contacts(rows: list[object], role_first: bool) -> list[tuple[str, ContactData]]:
+def _contacts(rows: list[Any], role_first: bool) -> list[tuple[str, ContactData]]:
     """Contacts from joined contact/postal rows: one per contact, the "int" postal info
     preferred (RFC 5733: the internationalised form, ASCII), else "loc"."""
-    found: dict[tuple[str, int], tuple[str, object]] = {}
+    found: dict[tuple[str, int], tuple[str, Any]] = {}
     for raw in rows:
-        role, r = (raw[0], raw[1:]) if role_first else ("registrant", raw)  # type: ignore[index]
-        key = (role, r[0])  # type: ignore[index]
-        if key in found and found[key][1][4] == "int":  # type: ignore[index]
+        role, r = (raw[0], raw[1:]) if role_first else ("registrant", raw)
+        key = (role, r[0])
+        if key in found and found[key][1][4] == "int":
             continue
         found[key] = (role, r)
     result = []
     for role, r in found.values():
-        (
-            _id,
+        (_id, roid, handle, registrar_id, _type, name, org, s1, s2, s3, city, sp, pc, cc) = r[:14]
+        voice, voice_ext, fax, fax_ext, email, disclose, created_at, updated_at = r[14:]
+        contact = ContactData(
             roid,
             handle,
             registrar_id,
-            _type,
             name,
             org,
-            s1,
-            s2,
-            s3,
+            tuple(s for s in (s1, s2, s3) if s),
             city,
             sp,
             pc,
@@ -432,35 +434,11 @@ def _contacts(rows: list[object], role_first: bool) -> list[tuple[str, ContactDa
             fax,
             fax_ext,
             email,
-            disclose,
+            _disclosed(disclose),
             created_at,
             updated_at,
-        ) = r  # type: ignore[misc]
-        result.append(
-            (
-                role,
-                ContactData(
-                    roid,
-                    handle,
-                    registrar_id,
-                    name,
-                    org,
-                    tuple(s for s in (s1, s2, s3) if s),
-                    city,
-                    sp,
-                    pc,
-                    cc,
-                    voice,
-                    voice_ext,
-                    fax,
-                    fax_ext,
-                    email,
-                    _disclosed(disclose),
-                    created_at,
-                    updated_at,
-                ),
-            )
         )
+        result.append((role, contact))
     return result
 
 
@@ -474,40 +452,41 @@ def _disclosed(stored: str | None) -> frozenset[str]:
     return frozenset(data.get("fields") or ())
 
 
-def _full_domain(conn: Connection, row: object, now: datetime) -> DomainData:
-    r = row
-    domain_id: int = r.id  # type: ignore[attr-defined]
+def _full_domain(conn: Connection, r: Any, now: datetime) -> DomainData:
+    domain_id: int = r.id
     nameservers: list[HostData] = []
     for ns in _NAMESERVERS.all(conn, domain_id=domain_id):
         if not nameservers or nameservers[-1].id != ns.id:
             nameservers.append(HostData(ns.id, ns.roid, ns.name, []))
         if ns.address is not None:
             nameservers[-1].addresses.append((ns.address, ns.version))
-    roid: str = r.roid  # type: ignore[attr-defined]
+    roid: str = r.roid
     statuses = st.domain_display(set(statuses_of(conn, roid)), bool(nameservers))
     statuses += lifecycle.rgp_statuses(conn, domain_id, now)
     changes = [
         when
         for p in _GRACE.all(conn, domain_id=domain_id)
-        for when in ((p.starts_at, p.ends_at) if p.kind not in lifecycle.RGP_KINDS else (p.starts_at,))
+        for when in (
+            (p.starts_at, p.ends_at) if p.kind not in lifecycle.RGP_KINDS else (p.starts_at,)
+        )
         if when > now
     ]
     contacts: list[tuple[str, ContactData]] = []
-    registrant_id = r.registrant_id  # type: ignore[attr-defined]
+    registrant_id = r.registrant_id
     if registrant_id is not None:
         contacts += _contacts(_REGISTRANT.all(conn, id=registrant_id), role_first=False)
     contacts += _contacts(_DOMAIN_CONTACTS.all(conn, domain_id=domain_id), role_first=True)
-    sponsor = registrar_by_id(conn, r.registrar_id)  # type: ignore[attr-defined]
+    sponsor = registrar_by_id(conn, r.registrar_id)
     assert sponsor is not None
     return DomainData(
         id=domain_id,
         roid=roid,
-        name=r.name,  # type: ignore[attr-defined]
+        name=r.name,
         registrar=sponsor,
-        created_at=r.created_at,  # type: ignore[attr-defined]
-        updated_at=r.updated_at,  # type: ignore[attr-defined]
-        expires_at=r.expires_at,  # type: ignore[attr-defined]
-        transferred_at=r.transferred_at,  # type: ignore[attr-defined]
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        expires_at=r.expires_at,
+        transferred_at=r.transferred_at,
         statuses=sorted(set(statuses)),
         nameservers=nameservers,
         contacts=contacts,

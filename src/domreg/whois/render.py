@@ -27,7 +27,10 @@ TERMS = (
     "of a domain name, its sponsoring registrar and how to reach it. Personal data of contacts "
     "is withheld. Automated bulk queries are not allowed and are rate limited."
 )
-ROLE = {"registrant": ("Registrant", "Registry Registrant ID"), "tech": ("Tech", "Registry Tech ID")}
+ROLE = {
+    "registrant": ("Registrant", "Registry Registrant ID"),
+    "tech": ("Tech", "Registry Tech ID"),
+}
 
 
 def when(value: datetime | None) -> str:
@@ -75,7 +78,10 @@ def _contact(role: str, c: ContactData | None) -> list[str]:
         f"{label} Phone Ext: {field('voice', c.voice_ext)}",
     ]
     if role == "registrant":
-        lines += [f"{label} Fax: {field('fax', c.fax)}", f"{label} Fax Ext: {field('fax', c.fax_ext)}"]
+        lines += [
+            f"{label} Fax: {field('fax', c.fax)}",
+            f"{label} Fax Ext: {field('fax', c.fax_ext)}",
+        ]
     email = c.email if shows(c, "email", False) else EMAIL_NOTE
     lines.append(f"{label} Email: {email}")
     return lines

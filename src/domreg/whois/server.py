@@ -33,7 +33,9 @@ def answer(conn: Any, text: str, now: datetime) -> str:
     """The WHOIS answer to query `text` (one line, already decoded)."""
     words = text.split(None, 1)
     if not words:
-        return render.refusal("empty query; send a domain name, 'nameserver NAME' or 'registrar NAME'")
+        return render.refusal(
+            "empty query; send a domain name, 'nameserver NAME' or 'registrar NAME'"
+        )
     kind = words[0].lower()
     if kind in KINDS and len(words) == 2:
         subject = words[1].strip()
@@ -179,7 +181,9 @@ class WhoisServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: WhoisProtocol(self), sock=sock, backlog=1024)
+        self._server = await loop.create_server(
+            lambda: WhoisProtocol(self), sock=sock, backlog=1024
+        )
 
     async def close(self) -> None:
         if self._server is not None:
