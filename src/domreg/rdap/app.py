@@ -63,6 +63,9 @@ class RdapApp:
         self.limiter = RateLimiter(cfg.rdap_rate_limit, cfg.rdap_rate_burst)
         self.auth = Authenticator(ctx.db, cfg.rdap_auth_cache_seconds)
         self.cache = AnswerCache()
+        self.versions = query.DataVersion(ctx.db)
+        self._links_seen: dict[tuple[bytes, str, bytes], Links] = {}
+        self._last_stamp: tuple[datetime | None, bytes] = (None, b"")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -97,17 +100,33 @@ class RdapApp:
         )
 
     def _links(self, scope: dict[str, Any], headers: dict[bytes, bytes], path: str) -> Links:
-        base = self.base_url
-        if not base:
-            host = headers.get(b"host", b"localhost").decode("latin-1")
-            base = f"{scope.get('scheme', 'http')}://{host}{PREFIX}"
-        qs = scope.get("query_string", b"")
-        value = (
-            base
-            + quote(path, safe="/:@!$&'()*+,;=-._~")
-            + ("?" + qs.decode("latin-1") if qs else "")
-        )
-        return Links(base=base, value=value, tos=self.tos_url or base + "help")
+        host = headers.get(b"host", b"localhost")
+        qs: bytes = scope.get("query_string", b"")
+        key = (host, path, qs)
+        links = self._links_seen.get(key)
+        if links is None:
+            base = self.base_url
+            if not base:
+                base = f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}{PREFIX}"
+            value = base + quote(path, safe="/:@!$&'()*+,;=-._~")
+            if qs:
+                value += "?" + qs.decode("latin-1")
+            links = Links(base=base, value=value, tos=self.tos_url or base + "help")
+            if len(self._links_seen) > 10_000:
+                self._links_seen.clear()
+            self._links_seen[key] = links
+        return links
+
+    def _stamp(self, now: datetime) -> bytes:
+        """The "last update of RDAP database" event of `now` as it is in a body (per second)."""
+        second = now.replace(microsecond=0)
+        if self._last_stamp[0] != second:
+            self._last_stamp = (
+                second,
+                b'"eventAction":"last update of RDAP database","eventDate":"%s"'
+                % render.rfc3339(second).encode(),
+            )
+        return self._last_stamp[1]
 
     async def _answer(self, scope: dict[str, Any], method: str) -> tuple[int, bytes, Headers]:
         if method not in ("GET", "HEAD", "OPTIONS"):
@@ -176,23 +195,21 @@ class RdapApp:
     ) -> tuple[bytes, bytes]:
         """The body and ETag of the answer to `path`; lookups go through the cache."""
         kind, _, rest = path.partition("/")
-        stamp = b'"eventAction":"last update of RDAP database","eventDate":"%s"' % (
-            render.rfc3339(now).encode()
-        )
+        stamp = self._stamp(now)
         if kind in _LOOKUPS:
             if not rest or "/" in rest:
                 raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
             key = (kind, rest, viewer.registrar_id, links)
+            token = self.versions.current()  # before the data: what is read after is newer
+            entry = self.cache.get(token, key, now)
+            if entry is not None:
+                return entry.body.replace(entry.stamp, stamp), entry.etag
             with self.db.read() as conn:
-                token = query.version(conn)
-                entry = self.cache.get(token, key, now)
-                if entry is None:
-                    answer, valid_until = self._lookup(conn, kind, rest, viewer, links, now)
-                    body = orjson.dumps(answer)
-                    entry = Entry(body, stamp, _etag(body, stamp), valid_until)
-                    self.cache.put(token, key, entry)
-                    return body, entry.etag
-            return entry.body.replace(entry.stamp, stamp), entry.etag
+                answer, valid_until = self._lookup(conn, kind, rest, viewer, links, now)
+            body = orjson.dumps(answer)
+            entry = Entry(body, stamp, _etag(body, stamp), valid_until)
+            self.cache.put(token, key, entry)
+            return body, entry.etag
         body = orjson.dumps(self._other(kind, rest, query_string, viewer, links, now))
         return body, _etag(body, stamp)
 
