@@ -29,11 +29,11 @@ from starlette.routing import BaseRoute, Match
 from domreg.rdap import api, render
 from domreg.rdap.api import RdapError
 from domreg.rdap.auth import Authenticator, AuthError
-from domreg.rdap.cache import AnswerCache, Entry
-from domreg.rdap.ratelimit import RateLimiter, retry_after
 from domreg.rdap.render import Links
 from domreg.rdds import query
+from domreg.rdds.cache import AnswerCache, Entry
 from domreg.rdds.policy import ANONYMOUS, Viewer
+from domreg.rdds.ratelimit import RateLimiter, retry_after
 
 log = logging.getLogger("domreg.rdap")
 

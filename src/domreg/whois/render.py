@@ -37,8 +37,14 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else ""
 
 
+def stamp(now: datetime) -> str:
+    """The last-update line of every answer (the time of the answer: the database is read
+    directly)."""
+    return f">>> Last update of WHOIS database: {when(now)} <<<"
+
+
 def _footer(now: datetime, status_note: bool = False) -> list[str]:
-    lines = [f">>> Last update of WHOIS database: {when(now)} <<<", ""]
+    lines = [stamp(now), ""]
     if status_note:
         lines.append(STATUS_NOTE)
     lines.append(TERMS)

@@ -19,8 +19,9 @@ from typing import Any, cast
 
 from domreg.clock import Clock
 from domreg.model.names import NameError_, parse_name, to_ascii
-from domreg.rdap.ratelimit import RateLimiter, retry_after
 from domreg.rdds import query
+from domreg.rdds.cache import AnswerCache, Entry
+from domreg.rdds.ratelimit import RateLimiter, retry_after
 from domreg.store.db import Database
 from domreg.whois import render
 
@@ -29,13 +30,14 @@ log = logging.getLogger("domreg.whois")
 KINDS = ("domain", "nameserver", "registrar")
 
 
-def answer(conn: Any, text: str, now: datetime) -> str:
-    """The WHOIS answer to query `text` (one line, already decoded)."""
+def answer(conn: Any, text: str, now: datetime) -> tuple[str, datetime | None]:
+    """The WHOIS answer to query `text` (one line, already decoded), and the time until which
+    it stays true if nothing is written (see `DomainData.stable_until`)."""
     words = text.split(None, 1)
     if not words:
         return render.refusal(
             "empty query; send a domain name, 'nameserver NAME' or 'registrar NAME'"
-        )
+        ), None
     kind = words[0].lower()
     if kind in KINDS and len(words) == 2:
         subject = words[1].strip()
@@ -43,20 +45,22 @@ def answer(conn: Any, text: str, now: datetime) -> str:
         kind, subject = "any", text.strip()
     if kind == "registrar":
         found = query.registrar(conn, subject)
-        return render.no_match(subject, now) if found is None else render.registrar(found, now)
+        if found is None:
+            return render.no_match(subject, now), None
+        return render.registrar(found, now), None
     try:
         name = parse_name(to_ascii(subject)).name
     except NameError_:
-        return render.no_match(subject, now)
+        return render.no_match(subject, now), None
     if kind in ("any", "domain"):
         data = query.domain(conn, name, now)
         if data is not None:
-            return render.domain(data, now)
+            return render.domain(data, now), data.stable_until
     if kind in ("any", "nameserver"):
         ns = query.host(conn, name)
         if ns is not None:
-            return render.nameserver(ns, now)
-    return render.no_match(subject, now)
+            return render.nameserver(ns, now), None
+    return render.no_match(subject, now), None
 
 
 class WhoisProtocol(asyncio.Protocol):
@@ -125,10 +129,10 @@ class WhoisProtocol(asyncio.Protocol):
             reply = await self.server.answer(text)
         except Exception:
             log.exception("WHOIS query %r failed", text[:80])
-            reply = render.refusal("the server could not answer; the error is logged")
+            reply = render.refusal("the server could not answer; the error is logged").encode()
         self._finish(reply, force=True)
 
-    def _finish(self, reply: str, force: bool = False) -> None:
+    def _finish(self, reply: str | bytes, force: bool = False) -> None:
         if self.done and not force:
             return
         self.done = True
@@ -137,7 +141,7 @@ class WhoisProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(reply.encode("utf-8"))
+        transport.write(reply.encode("utf-8") if isinstance(reply, str) else reply)
         transport.close()
 
 
@@ -160,15 +164,30 @@ class WhoisServer:
         self.timeout = timeout
         self.limiter = RateLimiter(rate, burst)
         self.tasks: set[asyncio.Future[None]] = set()
+        self.cache = AnswerCache()
+        self.versions = query.DataVersion(db)
+        self._stamp: tuple[datetime | None, bytes] = (None, b"")
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    async def answer(self, text: str) -> str:
+    async def answer(self, text: str) -> bytes:
+        """The answer's bytes: from the cache while the database is unchanged."""
         now = self.clock.now()
+        second = now.replace(microsecond=0)
+        if self._stamp[0] != second:
+            self._stamp = (second, render.stamp(second).encode())
+        stamp = self._stamp[1]
 
-        def run() -> str:
+        def run() -> bytes:
+            token = self.versions.current()  # before the data: what is read after is newer
+            entry = self.cache.get(token, text, now)
+            if entry is not None:
+                return entry.body.replace(entry.stamp, stamp)
             with self.db.read() as conn:
-                return answer(conn, text, now)
+                reply, valid_until = answer(conn, text, now)
+            body = reply.encode("utf-8")
+            self.cache.put(token, text, Entry(body, stamp, b"", valid_until))
+            return body
 
         return await self.db.run(run)
 
@@ -191,6 +210,7 @@ class WhoisServer:
             await self._server.wait_closed()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.versions.close()
 
 
 def from_config(db: Database, clock: Clock, cfg: Any) -> WhoisServer:

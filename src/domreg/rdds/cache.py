@@ -1,12 +1,13 @@
-"""Answers of RDAP lookups kept in memory while the database has not changed.
+"""Answers of RDAP lookups and WHOIS queries kept in memory while the database has not changed.
 
-A lookup reads a dozen rows and builds a few kilobytes of JSON; serving the same bytes again
-is a hundred times cheaper. An entry is served only while (1) the database's version token
+A lookup reads a dozen rows and builds a few kilobytes of JSON or text; serving the same
+bytes again is a hundred times cheaper. An entry is served only while (1) the database's version token
 (`rdds.query.version`, read at the start of the request's transaction) equals the one under
 which the entry was built: any commit anywhere empties the cache, so what EPP changed is in
 the very next answer; and (2) the answer's own time limit has not passed (a grace period
 starting or ending changes a domain's statuses without a write). The "last update of RDAP
-database" time is replaced by the current one in every answer served from the cache.
+database" time (WHOIS: "Last update of WHOIS database") is replaced by the current one in
+every answer served from the cache.
 Each worker process has its own cache, bounded to `max_entries`.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Entry:
     body: bytes
-    stamp: bytes  # the "last update of RDAP database" event as it is in `body`
+    stamp: bytes  # the last-update time as it is in `body`
     etag: bytes
     valid_until: datetime | None
 
