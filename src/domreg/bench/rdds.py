@@ -311,6 +311,25 @@ def run_rdap(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[str
 # ---------------------------------------------------------------- WHOIS
 
 
+class _OneQuery(asyncio.Protocol):
+    """One WHOIS exchange: send the query when connected, collect the answer until EOF."""
+
+    def __init__(self, query: bytes, done: asyncio.Future[bytes]) -> None:
+        self.query = query
+        self.done = done
+        self.parts: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.query)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(b"".join(self.parts))
+
+
 async def _whois_loop(
     port: int, queries: list[bytes], stop_at: float, start_at: float
 ) -> tuple[int, int, list[float]]:
@@ -319,20 +338,19 @@ async def _whois_loop(
     i = 0
     loop = asyncio.get_running_loop()
     while True:
-        t0 = loop.time()
+        t0 = time.perf_counter()
         if t0 >= stop_at:
             break
         q = queries[i % len(queries)]
         i += 1
+        done: asyncio.Future[bytes] = loop.create_future()
         try:
-            reader, writer = await asyncio.open_connection(HOST, port)
-            writer.write(q)
-            data = await reader.read(-1)
-            writer.close()
+            await loop.create_connection(lambda q=q, done=done: _OneQuery(q, done), HOST, port)  # type: ignore[misc]
+            data = await done
         except OSError:
             failed += 1
             continue
-        t1 = loop.time()
+        t1 = time.perf_counter()
         if t0 >= start_at and t1 <= stop_at:
             if data.startswith(b"Domain Name:"):
                 ok += 1
@@ -348,8 +366,7 @@ def _whois_process(
     import uvloop
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        offset = loop.time() - time.monotonic()
+        offset = time.perf_counter() - time.monotonic()
         parts = await asyncio.gather(
             *(_whois_loop(port, queries, stop + offset, start + offset) for _ in range(concurrency))
         )

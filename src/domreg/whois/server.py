@@ -120,6 +120,14 @@ class WhoisProtocol(asyncio.Protocol):
         except (UnicodeDecodeError, ValueError):
             self._finish(render.refusal("the query is not a line of UTF-8 text"), force=True)
             return
+        if self.server.db.is_sqlite:  # local and short: answered on the loop, no task
+            try:
+                reply = self.server.answer_now(text)
+            except Exception:
+                log.exception("WHOIS query %r failed", text[:80])
+                reply = render.refusal("the server could not answer; the error is logged").encode()
+            self._finish(reply, force=True)
+            return
         task = asyncio.ensure_future(self._answer(text))
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
@@ -170,26 +178,25 @@ class WhoisServer:
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    async def answer(self, text: str) -> bytes:
-        """The answer's bytes: from the cache while the database is unchanged."""
+    def answer_now(self, text: str) -> bytes:
+        """The answer's bytes, from the cache while the database is unchanged (blocking)."""
         now = self.clock.now()
         second = now.replace(microsecond=0)
         if self._stamp[0] != second:
             self._stamp = (second, render.stamp(second).encode())
         stamp = self._stamp[1]
+        token = self.versions.current()  # before the data: what is read after is newer
+        entry = self.cache.get(token, text, now)
+        if entry is not None:
+            return entry.body.replace(entry.stamp, stamp)
+        with self.db.read() as conn:
+            reply, valid_until = answer(conn, text, now)
+        body = reply.encode("utf-8")
+        self.cache.put(token, text, Entry(body, stamp, b"", valid_until))
+        return body
 
-        def run() -> bytes:
-            token = self.versions.current()  # before the data: what is read after is newer
-            entry = self.cache.get(token, text, now)
-            if entry is not None:
-                return entry.body.replace(entry.stamp, stamp)
-            with self.db.read() as conn:
-                reply, valid_until = answer(conn, text, now)
-            body = reply.encode("utf-8")
-            self.cache.put(token, text, Entry(body, stamp, b"", valid_until))
-            return body
-
-        return await self.db.run(run)
+    async def answer(self, text: str) -> bytes:
+        return await self.db.run(lambda: self.answer_now(text))
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
