@@ -164,9 +164,7 @@ class RdapApp:
                 raise RdapError(401, str(exc)) from None
         links = self._links(scope, raw_headers, path)
         now = self.clock.now()
-        body, etag = await self.db.run(
-            lambda: self._respond(path, query_string, viewer, links, now)
-        )
+        body, etag = await self._respond(path, query_string, viewer, links, now)
         if viewer.registrar_id is None:
             cache = b"public, max-age=%d" % self.max_age if self.max_age else b"public, no-cache"
             headers: Headers = [
@@ -190,28 +188,35 @@ class RdapApp:
         err = RdapError(429, f"too many queries from this address; retry in {seconds} s")
         return 429, orjson.dumps(err.body()), [(b"retry-after", str(seconds).encode())]
 
-    def _respond(
+    async def _respond(
         self, path: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime
     ) -> tuple[bytes, bytes]:
         """The body and ETag of the answer to `path`; lookups go through the cache."""
         kind, _, rest = path.partition("/")
         stamp = self._stamp(now)
-        if kind in _LOOKUPS:
-            if not rest or "/" in rest:
-                raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
-            key = (kind, rest, viewer.registrar_id, links)
-            token = self.versions.current()  # before the data: what is read after is newer
-            entry = self.cache.get(token, key, now)
-            if entry is not None:
-                return entry.body.replace(entry.stamp, stamp), entry.etag
-            with self.db.read() as conn:
-                answer, valid_until = self._lookup(conn, kind, rest, viewer, links, now)
+        if kind not in _LOOKUPS:
+            answer = await self.db.run(
+                lambda: self._other(kind, rest, query_string, viewer, links, now)
+            )
             body = orjson.dumps(answer)
-            entry = Entry(body, stamp, _etag(body, stamp), valid_until)
-            self.cache.put(token, key, entry)
-            return body, entry.etag
-        body = orjson.dumps(self._other(kind, rest, query_string, viewer, links, now))
-        return body, _etag(body, stamp)
+            return body, _etag(body, stamp)
+        if not rest or "/" in rest:
+            raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
+        key = (kind, rest, viewer.registrar_id, links)
+        token = await self.versions.acurrent()  # before the data: what is read after is newer
+        entry = self.cache.get(token, key, now)
+        if entry is not None:
+            return entry.body.replace(entry.stamp, stamp), entry.etag
+
+        def read() -> tuple[dict[str, Any], datetime | None]:
+            with self.db.read() as conn:
+                return self._lookup(conn, kind, rest, viewer, links, now)
+
+        answer, valid_until = await self.db.run(read)
+        body = orjson.dumps(answer)
+        entry = Entry(body, stamp, _etag(body, stamp), valid_until)
+        self.cache.put(token, key, entry)
+        return body, entry.etag
 
     @staticmethod
     def _lookup(

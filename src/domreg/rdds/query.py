@@ -12,6 +12,7 @@ Searches take SQL LIKE patterns built by `like_pattern` from RDAP's partial-matc
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 from dataclasses import dataclass, field
@@ -565,12 +566,18 @@ class DataVersion:
 
     SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
     changes whenever any other connection commits, and asking costs no transaction (a
-    microsecond or two). PostgreSQL (and in-memory SQLite): `version` in a read.
+    microsecond or two). PostgreSQL (and in-memory SQLite): `version` in a read; from async
+    code (`acurrent`) concurrent callers share reads, each caller getting the result of a
+    read that started after it asked (so it sees every commit made before it asked), with at
+    most one read running and one waiting to start.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._raw: sqlite3.Connection | None = None
+        self._queued: asyncio.Future[object] | None = None
+        self._running: asyncio.Future[object] | None = None
+        self._reader: asyncio.Future[None] | None = None
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -580,6 +587,26 @@ class DataVersion:
             return ("sqlite", self._raw.execute("PRAGMA data_version").fetchone()[0])
         with self.db.read() as conn:
             return version(conn)
+
+    async def acurrent(self) -> object:
+        if self._raw is not None:
+            return self.current()
+        if self._queued is None:
+            self._queued = asyncio.get_running_loop().create_future()
+            self._reader = asyncio.ensure_future(self._read(self._queued))
+        return await asyncio.shield(self._queued)
+
+    async def _read(self, fut: asyncio.Future[object]) -> None:
+        while self._running is not None:  # one read at a time: wait for the one running
+            await asyncio.wait([self._running])
+        self._queued = None  # callers from now on need a read that starts after them
+        self._running = asyncio.ensure_future(self.db.run(self.current))
+        try:
+            fut.set_result(await self._running)
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            self._running = None
 
     def close(self) -> None:
         if self._raw is not None:

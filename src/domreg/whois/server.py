@@ -178,25 +178,38 @@ class WhoisServer:
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    def answer_now(self, text: str) -> bytes:
-        """The answer's bytes, from the cache while the database is unchanged (blocking)."""
-        now = self.clock.now()
+    def _stamp_of(self, now: datetime) -> bytes:
         second = now.replace(microsecond=0)
         if self._stamp[0] != second:
             self._stamp = (second, render.stamp(second).encode())
-        stamp = self._stamp[1]
-        token = self.versions.current()  # before the data: what is read after is newer
-        entry = self.cache.get(token, text, now)
-        if entry is not None:
-            return entry.body.replace(entry.stamp, stamp)
+        return self._stamp[1]
+
+    def _build(self, text: str, now: datetime, stamp: bytes, token: object) -> bytes:
         with self.db.read() as conn:
             reply, valid_until = answer(conn, text, now)
         body = reply.encode("utf-8")
         self.cache.put(token, text, Entry(body, stamp, b"", valid_until))
         return body
 
+    def answer_now(self, text: str) -> bytes:
+        """The answer's bytes, from the cache while the database is unchanged (blocking:
+        for SQLite, whose reads are local and short)."""
+        now = self.clock.now()
+        stamp = self._stamp_of(now)
+        token = self.versions.current()  # before the data: what is read after is newer
+        entry = self.cache.get(token, text, now)
+        if entry is not None:
+            return entry.body.replace(entry.stamp, stamp)
+        return self._build(text, now, stamp, token)
+
     async def answer(self, text: str) -> bytes:
-        return await self.db.run(lambda: self.answer_now(text))
+        now = self.clock.now()
+        stamp = self._stamp_of(now)
+        token = await self.versions.acurrent()
+        entry = self.cache.get(token, text, now)
+        if entry is not None:
+            return entry.body.replace(entry.stamp, stamp)
+        return await self.db.run(lambda: self._build(text, now, stamp, token))
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
