@@ -3,6 +3,8 @@
 # Run as root; idempotent and quiet when everything is installed.
 set -e
 PACKAGES="libnet-epp-perl libio-socket-ssl-perl"
+# RDAP/WHOIS (issue 4): Debian's whois client (tests); wrk and nginx (bench/rdap.py floor).
+PACKAGES="$PACKAGES whois wrk nginx-light"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

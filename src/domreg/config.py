@@ -43,6 +43,20 @@ class Config:
     # (PEM or DER); "" : not configured (sunrise creates with signed marks are then refused).
     tmch_ca_cert: str = ""
     tmch_crl: str = ""
+    # RDAP and WHOIS (issue 4). Links in RDAP answers use rdap_base_url (absolute, ending in
+    # "/rdap/"); empty: built from the request's Host. Rate limits are per client IP and
+    # worker process (0: none); a failed HTTP authentication costs 10 requests.
+    rdap_base_url: str = ""
+    rdap_tos_url: str = ""  # terms of service page; empty: the service's help answer
+    rdap_rate_limit: float = 20.0  # requests per second
+    rdap_rate_burst: int = 60
+    rdap_search_limit: int = 25  # objects per search page
+    rdap_max_age: int = 0  # Cache-Control max-age of anonymous answers (0: revalidate, ETag)
+    rdap_auth_cache_seconds: float = 60.0  # how long a verified HTTP password is remembered
+    whois_rate_limit: float = 10.0  # queries per second
+    whois_rate_burst: int = 30
+    whois_timeout: float = 10.0  # seconds a client has to send its query line
+    whois_max_query: int = 255  # characters of a query line
 
     def __post_init__(self) -> None:
         self.fill_defaults()

@@ -26,6 +26,7 @@ from domreg.flows.base import Policy
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
+from domreg.whois import server as whois_server
 
 log = logging.getLogger("domreg")
 
@@ -55,6 +56,8 @@ async def run(
     await epp.start(cfg.epp_host, cfg.epp_port, reuse_port=reuse_port)
     http = HttpServer(build_app(HttpContext(db=db, clock=clock, cfg=cfg)))
     await http.start(cfg.http_host, cfg.http_port, reuse_port=reuse_port)
+    whois = whois_server.from_config(db, clock, cfg)  # WHOIS (RFC 3912)
+    await whois.start(cfg.whois_host, cfg.whois_port, reuse_port=reuse_port)
     if scheduler is not None:
         scheduler.start()
     stop = asyncio.Event()
@@ -68,6 +71,7 @@ async def run(
     if scheduler is not None:
         await scheduler.stop()
     await http.close()
+    await whois.close()
     await epp.close()
     db.close()
 
@@ -90,7 +94,8 @@ def banner(cfg: Config) -> str:
         [
             "domreg is running:",
             f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
-            f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz)",
+            f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz, RDAP: /rdap/help)",
+            f"  WHOIS (RFC 3912)     {cfg.whois_host}:{cfg.whois_port}",
             f"  database             {cfg.database_url}",
             f"  lifecycle jobs       every {cfg.jobs_interval:g} s"
             if cfg.jobs_interval > 0

@@ -732,8 +732,11 @@ def wait_listening(port: int, workers: int, alive: Callable[[], bool], what: str
 
 
 @contextlib.contextmanager
-def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
-    """`domreg serve` as a separate process tree, configured by DOMREG_* variables."""
+def domreg_server(
+    url: str, data_dir: Path, workers: int, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`domreg serve` as a separate process tree, configured by DOMREG_* variables (`settings`:
+    more of them, e.g. the HTTP port a benchmark drives)."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -745,6 +748,7 @@ def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
     )
+    env.update(settings or {})
     env.pop("DOMREG_CONFIG", None)
     log = data_dir / f"serve-{port}.log"
     cli = [sys.executable, "-m", "domreg"]

@@ -271,6 +271,9 @@ def build_parser() -> Parser:
     )
     add_bench_epp(bench_epp)
     bench_epp.set_defaults(fn=cmd_bench_epp)
+    from domreg.cli.rdds import add_parsers as add_rdds
+
+    add_rdds(reg, bench)  # registrar rdds CLID [...]; bench rdap; bench whois
     return p
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from domreg import rdap
 from domreg.clock import Clock
 from domreg.config import Config
 from domreg.store.db import Database
@@ -38,6 +39,7 @@ class HttpContext:
 
 def build_app(ctx: HttpContext) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health(ctx), methods=["GET", "HEAD"])]
+    routes += rdap.routes(ctx)  # RDAP under /rdap/
     return Starlette(routes=routes)
 
 

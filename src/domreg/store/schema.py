@@ -435,3 +435,23 @@ smd_revocations = Table(
     Column("smd_id", String(128), primary_key=True),
     Column("revoked_at", DateTime, nullable=False),
 )
+
+# ---------------------------------------------------------------- registrar contact data (RDDS)
+# What RDAP and WHOIS publish about a registrar (ICANN RDAP Response Profile 2.4 and 3.1,
+# Registry Agreement Specification 4): its web site, WHOIS server, abuse contact, and the
+# postal address, phone and fax of a registrar entity. Migration 0003.
+for _column in (
+    Column("url", String(255), nullable=True),
+    Column("whois_server", String(255), nullable=True),
+    Column("abuse_email", String(255), nullable=True),
+    Column("abuse_phone", String(64), nullable=True),
+    Column("phone", String(64), nullable=True),
+    Column("fax", String(64), nullable=True),
+    Column("street", Text, nullable=True),  # JSON list of up to three lines
+    Column("city", String(255), nullable=True),
+    Column("sp", String(255), nullable=True),
+    Column("pc", String(16), nullable=True),
+    Column("cc", String(2), nullable=True),
+):
+    registrars.append_column(_column)
+del _column
