@@ -1,8 +1,11 @@
 #!/bin/sh
 # Debian packages the test suite uses: third-party EPP clients (Perl Net::EPP).
+# DNS (issue 5): Knot DNS (knotd, knotc, kzonecheck), kdig, ldns-verify-zone, named-checkzone,
+# zonemaster-cli.
 # Run as root; idempotent and quiet when everything is installed.
 set -e
 PACKAGES="libnet-epp-perl libio-socket-ssl-perl"
+PACKAGES="$PACKAGES knot knot-dnsutils knot-dnssecutils ldnsutils bind9-utils zonemaster-cli"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

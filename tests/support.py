@@ -144,6 +144,7 @@ TABLES = [
     t.registrar_prices,
     t.premium_names,
     t.reserved_names,
+    t.tld_dns,
 ]
 
 
@@ -242,6 +243,7 @@ def served(
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
+        DOMREG_DNS_MODE="off",  # tests that want DNS publication say so in `settings`
         **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},
     )
     cli = [sys.executable, "-m", "domreg"]

@@ -251,6 +251,10 @@ def build_parser() -> Parser:
 
     add_tokens(sub)  # token add TOKEN [...]; token list
 
+    from domreg.cli.zone import add_parser as add_zone
+
+    add_zone(sub)  # zone publish|export|ds|status|set
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)
