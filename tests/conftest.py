@@ -19,6 +19,8 @@ from domreg.epp.session import Registry
 from domreg.store.db import Database
 from tests import support
 
+pytest_plugins = ["tests.dnssupport"]  # the module-scoped Knot DNS of the DNS tests
+
 
 @pytest.fixture(scope="session")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -10,8 +10,9 @@ changes is one Knot transaction, not a burst of reloads. Replacing a name's cont
 idempotent, so a batch that failed is simply sent again later.
 
 The cursor (`cursors` row `dns`) is the outbox id up to which everything is published. It
-advances only over a contiguous run of published rows; a missing id (a transaction not yet
-committed on PostgreSQL, or one rolled back) holds it for up to GAP_WAIT seconds. A failure
+advances only over a contiguous run of published rows; a missing id (on PostgreSQL, a
+transaction not yet committed, or one rolled back) holds it until `safe_position` shows that
+no transaction writing the outbox is still open and the id is still missing. A failure
 (the server stopped, a bad TSIG key) is recorded in `tld_dns.last_error`, shown by
 `domreg zone status`, and retried with backoff; nothing is lost, because the rows stay
 past the cursor until a batch with them succeeds.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +38,6 @@ from domreg.store.db import Database
 
 log = logging.getLogger("domreg.dns")
 
-#: Seconds a missing outbox id may hold the cursor before it is taken as rolled back.
-GAP_WAIT = 10.0
 #: Outbox rows read per look.
 BATCH = 5000
 #: Longest wait between retries after a failure (seconds).
@@ -88,12 +86,12 @@ class Publisher:
         self.interval = interval
         self.batch = batch
         self._done: set[int] = set()
-        self._gaps: dict[int, float] = {}
         self._failures = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.steps = 0
-        #: Called with every TLD name before each step (a managed Knot adds new zones).
+        #: Called with every TLD name before each step: a managed Knot adds new zones, and
+        #: is started again (from fresh zone files) if it stopped.
         self.zones_hook: Callable[[list[str]], None] | None = None
 
     # ------------------------------------------------------------ full publication
@@ -121,8 +119,17 @@ class Publisher:
             tlds = zb.tld_names(conn)
         for tld in tlds:
             self.publish_full(tld)
+        self.mark_published(position, [])
+
+    def mark_published(self, position: int, tlds: list[str]) -> None:
+        """Everything up to outbox row `position` is served (a full load of every TLD);
+        `tlds` were loaded from fresh zone files: their state is recorded."""
+        now = self.clock.now()
         with self.db.write() as conn:
-            dns_flow.set_cursor(conn, position, self.clock.now())
+            dns_flow.set_cursor(conn, position, now)
+            for tld in tlds:
+                tld_id = zb.tld_row(conn, tld).id
+                dns_flow.note_published(conn, tld_id, now, self.target.served_serial(tld), True)
         self._done = {i for i in self._done if i > position}
 
     # ------------------------------------------------------------ incremental
@@ -152,7 +159,13 @@ class Publisher:
         with self.db.read() as conn:
             all_tlds = zb.tld_names(conn)
         if self.zones_hook is not None:
-            self.zones_hook(all_tlds)
+            try:
+                self.zones_hook(all_tlds)
+            except Exception as exc:  # the server could not be (re)started: retried later
+                for tld in all_tlds:
+                    self._note_error(tld, str(exc))
+                    out.errors[tld] = str(exc)
+                return out
         with zb.snapshot(self.db) as conn:
             tlds = zb.tld_names(conn)
             owners: dict[str, set[str]] = {}
@@ -224,29 +237,34 @@ class Publisher:
         return out
 
     def _advance(self, position: int) -> None:
+        """Move the cursor over the published rows that follow it without a hole. A missing
+        id is skipped once it is certain never to appear: below `safe_position` (every
+        transaction writing the outbox then has ended) and still absent (rolled back)."""
         new = position
-        now = time.monotonic()
         highest = max(self._done, default=position)
+        safe: int | None = None
         while new < highest:
             nxt = new + 1
             if nxt in self._done:
                 self._done.discard(nxt)
                 new = nxt
                 continue
-            seen = self._gaps.setdefault(nxt, now)
-            if now - seen < GAP_WAIT or not self._is_gap(nxt):
+            if safe is None:
+                safe = safe_position(self.db)
+            following = self._next_id(new)  # the next row that exists
+            if following == nxt or nxt > safe:
                 break
-            self._gaps.pop(nxt, None)
-            new = nxt
+            new = min(safe, following - 1 if following is not None else safe)
         if new > position:
             with self.db.write() as conn:
                 dns_flow.set_cursor(conn, new, self.clock.now())
 
-    def _is_gap(self, rid: int) -> bool:
-        """True if outbox row `rid` does not exist (rolled back), False if it does (it is
-        published on a later step, failed or not yet read)."""
+    def _next_id(self, after: int) -> int | None:
+        """The id of the first outbox row after `after`, or None."""
         with self.db.read() as conn:
-            return conn.execute(select(t.outbox.c.id).where(t.outbox.c.id == rid)).first() is None
+            return conn.execute(
+                select(func.min(t.outbox.c.id)).where(t.outbox.c.id > after)
+            ).scalar()
 
     def _note_error(self, tld: str, message: str) -> None:
         log.warning("DNS publication of %s failed: %s", tld, message)

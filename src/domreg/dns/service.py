@@ -17,7 +17,7 @@ from domreg.clock import Clock
 from domreg.config import Config, ConfigError
 from domreg.dns import zone as zb
 from domreg.dns.knot import KnotServer, Tsig
-from domreg.dns.publisher import Publisher, zone_file
+from domreg.dns.publisher import Publisher, safe_position, zone_file
 from domreg.dns.targets import FilesTarget, KnotcTarget, Target, UpdateTarget
 from domreg.store.db import Database
 
@@ -53,6 +53,17 @@ def managed_knot(cfg: Config, tlds: list[str]) -> KnotServer:
     return KnotServer(base, cfg.dns_server, Path(cfg.dns_zone_dir), tsig(cfg), tlds)
 
 
+def start_managed(knot: KnotServer, publisher: Publisher) -> None:
+    """Start a managed Knot on zone files fresh from the database (Knot applies its zone file
+    over what its journal holds, so the file must be current), and move the cursor past what
+    they contain."""
+    position = safe_position(publisher.db)
+    for tld in sorted(knot.zones):
+        zb.write_zone_file(publisher.db, tld, zone_file(knot.zone_dir, tld))
+    knot.start()
+    publisher.mark_published(position, sorted(knot.zones))
+
+
 class DnsService:
     def __init__(self, cfg: Config, clock: Clock | None = None) -> None:
         self.cfg = cfg
@@ -79,17 +90,21 @@ class DnsService:
         with self.db.read() as conn:
             tlds = zb.tld_names(conn)
         if cfg.dns_mode == "knot":
-            for tld in tlds:  # Knot loads these at start; the full publication below updates
-                if not zone_file(zone_dir, tld).exists():
-                    zb.write_zone_file(self.db, tld, zone_file(zone_dir, tld))
             self.knot = managed_knot(cfg, tlds)
-            self.knot.start()
-            self.publisher.zones_hook = self._add_zones
+            start_managed(self.knot, self.publisher)
+            self.publisher.zones_hook = self._zones_hook
+            return
         self.publisher.publish_all_full()
 
-    def _add_zones(self, tlds: list[str]) -> None:
-        """A TLD added while running: its zone file, then Knot serves it."""
-        assert self.knot is not None and self.db is not None
+    def _zones_hook(self, tlds: list[str]) -> None:
+        """Before each step: a stopped Knot is started again; a new TLD gets its zone file,
+        then Knot serves it."""
+        assert self.knot is not None and self.db is not None and self.publisher is not None
+        if not self.knot.running:
+            log.warning("knotd is not running: starting it again")
+            self.knot.zones |= set(tlds)
+            start_managed(self.knot, self.publisher)
+            return
         new = [t for t in tlds if t not in self.knot.zones]
         if not new:
             return
@@ -99,6 +114,7 @@ class DnsService:
         log.info("Knot now serves %s", ", ".join(new))
 
     def start(self) -> None:
+        """The publisher task (call inside the running event loop)."""
         if self.publisher is not None:
             self.publisher.start()
 

@@ -127,6 +127,11 @@ class UpdateTarget:
     def _send(self, message: dns.update.UpdateMessage, tld: str) -> None:
         try:
             reply = dns.query.tcp(message, self.host, port=self.port, timeout=self.timeout)
+        except dns.tsig.PeerError as exc:
+            raise PublishError(
+                f"DNS UPDATE of {tld} to {self.server} refused: TSIG key {self.tsig.name} "
+                f"not accepted ({exc})"
+            ) from None
         except (OSError, dns.exception.DNSException) as exc:
             raise PublishError(f"DNS UPDATE of {tld} to {self.server} failed: {exc}") from None
         if reply.rcode() != dns.rcode.NOERROR:
@@ -192,7 +197,7 @@ def nodes_of(zone: dns.zone.Zone, tld: str) -> dict[str, list[Record]]:
                 continue
             for rd in rdataset:
                 out.setdefault(owner, []).append(
-                    (rdataset.ttl, rtype, rd.to_text(origin=None, relativize=False))
+                    (rdataset.ttl, rtype, rd.to_text(origin=origin, relativize=False))
                 )
     return out
 
