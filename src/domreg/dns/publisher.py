@@ -186,14 +186,14 @@ class Publisher:
             host_names = zb.host_names_and_users(conn, host_roids) if host_roids else set()
             names |= host_names
             for n in names:
-                tld = zb.tld_of(n, tlds)
-                if tld is not None:
-                    owners.setdefault(tld, set()).add(n)
+                zone = zb.tld_of(n, tlds)
+                if zone is not None:
+                    owners.setdefault(zone, set()).add(n)
             # Which TLDs each row touches: its success waits on theirs.
             for rid, kind, _roid, name, _tld in rows:
                 if kind == "domain":
-                    tld = zb.tld_of(name, tlds)
-                    row_tlds[rid] = {tld} if tld else set()
+                    zone = zb.tld_of(name, tlds)
+                    row_tlds[rid] = {zone} if zone else set()
                 elif kind == "host":
                     row_tlds[rid] = {x for x in (zb.tld_of(n, tlds) for n in host_names) if x}
                 elif rid not in row_tlds:
