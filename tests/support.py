@@ -243,8 +243,7 @@ def served(
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
-        DOMREG_DNS_MODE="off",  # tests that want DNS publication say so in `settings`
-        **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},
+        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
     cli = [sys.executable, "-m", "domreg"]
     subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)

@@ -744,8 +744,7 @@ def domreg_server(url: str, data_dir: Path, workers: int, **settings: str) -> It
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
-        DOMREG_DNS_MODE="off",  # bench/dns.py turns DNS publication on through `settings`
-        **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},
+        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
     env.pop("DOMREG_CONFIG", None)
     log = data_dir / f"serve-{port}.log"
