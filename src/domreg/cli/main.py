@@ -272,6 +272,9 @@ def build_parser() -> Parser:
     )
     add_bench_epp(bench_epp)
     bench_epp.set_defaults(fn=cmd_bench_epp)
+    from domreg.bench.dns import add_parser as add_bench_dns
+
+    add_bench_dns(bench)  # bench dns: zone build beside kzonecheck, EPP-to-DNS latency
     return p
 
 
