@@ -63,8 +63,8 @@ class ZoneSettings:
     nameservers: tuple[Nameserver, ...]
     hostmaster: str  # SOA RNAME in mailbox form: hostmaster@nic.example
     ttl: int = 3600
-    soa_refresh: int = 1800
-    soa_retry: int = 900
+    soa_refresh: int = 14_400
+    soa_retry: int = 3600
     soa_expire: int = 1_209_600
     soa_minimum: int = 3600
     serial: int = 0  # the last serial built

@@ -420,8 +420,8 @@ tld_dns = Table(
     Column("nameservers", Text, nullable=False, server_default="[]"),
     Column("hostmaster", String(253), nullable=True),  # SOA RNAME as a mailbox, e.g. a@b.example
     Column("ttl", Integer, nullable=False, server_default="3600"),
-    Column("soa_refresh", Integer, nullable=False, server_default="1800"),
-    Column("soa_retry", Integer, nullable=False, server_default="900"),
+    Column("soa_refresh", Integer, nullable=False, server_default="14400"),
+    Column("soa_retry", Integer, nullable=False, server_default="3600"),
     Column("soa_expire", Integer, nullable=False, server_default="1209600"),
     Column("soa_minimum", Integer, nullable=False, server_default="3600"),
     # Publication state, written by the publisher.
