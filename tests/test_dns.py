@@ -22,7 +22,7 @@ from domreg.dns.knot import KnotServer, Tsig
 from domreg.dns.publisher import Publisher
 from domreg.dns.service import start_managed
 from domreg.dns.status import ds_records, zone_status
-from domreg.dns.targets import UpdateTarget
+from domreg.dns.targets import FilesTarget, UpdateTarget
 from domreg.flows import admin
 from domreg.flows.base import Context, SvTrIds, registry_actor
 from domreg.store import schema as t
@@ -404,3 +404,26 @@ async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher):
     pub.publish_full("test")
     assert referral(knot, "viaupdate.test")[0] == {"ns9.example.org."}
     served_equals_full_build(db, knot, "test", Path(db.url.split("///")[-1]).parent)
+
+
+async def test_zone_file_publisher_for_nsd_and_bind(connect, db, tmp_path):
+    """dns_mode "files": each batch rewrites the TLD's zone file and runs the reload command;
+    here the command is BIND's named-checkzone, which must accept the file. A failing
+    command is reported and retried like any publication error."""
+    checkzone = require("named-checkzone")
+    client = await registrar(connect)
+    await world(client)
+    pub = Publisher(db, FilesTarget(f"{checkzone} {{zone}} {{file}}"), tmp_path)
+    await settle(pub)
+    text = (tmp_path / "test.zone").read_text()
+    assert "alpha.test. 3600 IN NS ns1.alpha.test." in text
+    assert f"beta.test. 3600 IN DS 12345 13 2 {DIGEST}" in text
+    assert "ns1.alpha.test. 3600 IN AAAA 2001:db8::1" in text
+    pub.target = FilesTarget("false {zone}")
+    await ok(client, create("more.test", "ns.example.org"))
+    out = pub.step()
+    assert "false test failed" in out.errors["test"]
+    assert [s["pending"] for s in zone_status(db) if s["tld"] == "test"] == [1]
+    pub.target = FilesTarget("")
+    await settle(pub)
+    assert "more.test. 3600 IN NS ns.example.org." in (tmp_path / "test.zone").read_text()
