@@ -19,6 +19,7 @@ from domreg.dns import zone as zb
 from domreg.dns.knot import KnotServer, Tsig
 from domreg.dns.publisher import Publisher, safe_position, zone_file
 from domreg.dns.targets import FilesTarget, KnotcTarget, Target, UpdateTarget
+from domreg.flows import dns as dns_flow
 from domreg.store.db import Database
 
 log = logging.getLogger("domreg.dns")
@@ -59,7 +60,9 @@ def start_managed(knot: KnotServer, publisher: Publisher) -> None:
     they contain."""
     position = safe_position(publisher.db)
     for tld in sorted(knot.zones):
-        zb.write_zone_file(publisher.db, tld, zone_file(knot.zone_dir, tld))
+        zs, serial, _ = zb.write_zone_file(publisher.db, tld, zone_file(knot.zone_dir, tld))
+        with publisher.db.write() as conn:
+            dns_flow.set_serial(conn, zs.tld_id, serial)
     knot.start()
     publisher.mark_published(position, sorted(knot.zones))
 
