@@ -11,7 +11,7 @@ import sys
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)
 
-from domreg.cli.main import main  # noqa: E402
+from domreg.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["bench", "dns", *sys.argv[1:]]))
