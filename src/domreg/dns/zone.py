@@ -13,10 +13,11 @@ What a TLD zone holds (the same rules for a full build and for incremental chang
   not published get no address records.
 Names are stored, and written, as lower-case A-labels.
 
-The full build streams: three ordered queries (nameservers, DS, glue) merged by domain id,
-read in batches (server-side cursors on PostgreSQL) and written as they come, so memory does
-not grow with the zone. `node_records` gives the records of chosen owner names, for the
-incremental publishers; both render records through the same functions.
+The full build streams: the database renders every record as its master file line (three
+queries: nameservers, DS, glue), read in large pieces (COPY TO STDOUT on PostgreSQL, one
+string per range of domain ids on SQLite) inside one read snapshot and written as they come,
+so memory does not grow with the zone. `node_records` gives the records of chosen owner
+names, for the incremental publishers, by the same rules; tests compare the two.
 """
 
 from __future__ import annotations
