@@ -20,6 +20,7 @@ import uvloop
 
 from domreg.clock import Clock
 from domreg.config import Config
+from domreg.dns.service import DnsService
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
@@ -44,6 +45,7 @@ async def run(
             await scheduler.tick()
         except Exception:
             log.exception("lifecycle jobs could not catch up; the scheduler will retry")
+    dns = await start_dns(cfg, clock) if jobs else None  # DNS publication: first worker only
     epp = EppServer(
         registry,
         server_tls_context(
@@ -60,6 +62,8 @@ async def run(
     await whois.start(cfg.whois_host, cfg.whois_port, reuse_port=reuse_port)
     if scheduler is not None:
         scheduler.start()
+    if dns is not None:
+        dns.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -70,10 +74,26 @@ async def run(
     log.info("shutting down (pid %d)", os.getpid())
     if scheduler is not None:
         await scheduler.stop()
+    if dns is not None:
+        await dns.close()
     await http.close()
     await whois.close()
     await epp.close()
     db.close()
+
+
+async def start_dns(cfg: Config, clock: Clock) -> DnsService | None:
+    """The DNS publisher (and the Knot domreg runs itself, dns_mode "knot"), or None."""
+    if cfg.dns_mode == "off":
+        return None
+    service = DnsService(cfg, clock)
+    try:
+        await asyncio.to_thread(service.open)
+    except Exception:
+        log.exception("DNS publication could not start; the registry runs without it")
+        service.shutdown()
+        return None
+    return service
 
 
 def policy(cfg: Config) -> Policy:

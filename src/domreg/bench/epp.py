@@ -732,11 +732,8 @@ def wait_listening(port: int, workers: int, alive: Callable[[], bool], what: str
 
 
 @contextlib.contextmanager
-def domreg_server(
-    url: str, data_dir: Path, workers: int, settings: dict[str, str] | None = None
-) -> Iterator[Server]:
-    """`domreg serve` as a separate process tree, configured by DOMREG_* variables (`settings`:
-    more of them, e.g. the HTTP port a benchmark drives)."""
+def domreg_server(url: str, data_dir: Path, workers: int, **settings: str) -> Iterator[Server]:
+    """`domreg serve` as a separate process tree, configured by DOMREG_* variables."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -747,8 +744,8 @@ def domreg_server(
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
+        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
-    env.update(settings or {})
     env.pop("DOMREG_CONFIG", None)
     log = data_dir / f"serve-{port}.log"
     cli = [sys.executable, "-m", "domreg"]

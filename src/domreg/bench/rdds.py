@@ -144,14 +144,16 @@ def populate(url: str, domains: int) -> list[str]:
 def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[Server, int, int]]:
     """`domreg serve` with rate limits off; yields (server, HTTP port, WHOIS port)."""
     http_port, whois_port = free_port(), free_port()
-    settings = {
-        "DOMREG_HTTP_PORT": str(http_port),
-        "DOMREG_WHOIS_PORT": str(whois_port),
-        "DOMREG_RDAP_RATE_LIMIT": "0",
-        "DOMREG_WHOIS_RATE_LIMIT": "0",
-        "DOMREG_JOBS_INTERVAL": "0",
-    }
-    with domreg_server(url, data_dir, workers, settings) as server:
+    with domreg_server(
+        url,
+        data_dir,
+        workers,
+        http_port=str(http_port),
+        whois_port=str(whois_port),
+        rdap_rate_limit="0",
+        whois_rate_limit="0",
+        jobs_interval="0",
+    ) as server:
         for port in (http_port, whois_port):
             wait_listening(port, workers, lambda: True, "domreg serve")
         yield server, http_port, whois_port

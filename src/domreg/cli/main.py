@@ -254,6 +254,10 @@ def build_parser() -> Parser:
 
     add_tokens(sub)  # token add TOKEN [...]; token list
 
+    from domreg.cli.zone import add_parser as add_zone
+
+    add_zone(sub)  # zone publish|export|ds|status|set
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)
@@ -274,6 +278,10 @@ def build_parser() -> Parser:
     from domreg.cli.rdds import add_parsers as add_rdds
 
     add_rdds(reg, bench)  # registrar rdds CLID [...]; bench rdap; bench whois
+
+    from domreg.bench.dns import add_parser as add_bench_dns
+
+    add_bench_dns(bench)  # bench dns: zone build beside kzonecheck, EPP-to-DNS latency
     return p
 
 
