@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from domreg.store import migrate
+from domreg.store import migrate
 from tests.support import served
 
 
@@ -138,8 +140,7 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path):
 
 
 def test_configuration_file_and_environment_select_ports_and_database(tmp_path):
-    from domreg.store import migrate
-from domreg import config
+    from domreg import config
 
     (tmp_path / "domreg.toml").write_text(
         'epp_port = 7100\nhttp_port = 8100\ndatabase_url = "sqlite:///x.db"\n'
