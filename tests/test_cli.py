@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from domreg.store import migrate
-from domreg.store import migrate
 from tests.support import served
 
 
