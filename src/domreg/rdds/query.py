@@ -566,10 +566,11 @@ class DataVersion:
 
     SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
     changes whenever any other connection commits, and asking costs no transaction (a
-    microsecond or two). PostgreSQL (and in-memory SQLite): `version` in a read; from async
-    code (`acurrent`) concurrent callers share reads, each caller getting the result of a
-    read that started after it asked (so it sees every commit made before it asked), with at
-    most one read running and one waiting to start.
+    microsecond or two). PostgreSQL: `version` in a read (`current`), or from async code
+    (`acurrent`) the snapshot read on an async connection of its own, where concurrent
+    callers share reads: each caller gets the result of a read that started after it asked
+    (so it sees every commit made before it asked), with at most one read running and one
+    waiting to start.
     """
 
     def __init__(self, db: Database) -> None:
@@ -578,6 +579,7 @@ class DataVersion:
         self._queued: asyncio.Future[object] | None = None
         self._running: asyncio.Future[object] | None = None
         self._reader: asyncio.Future[None] | None = None
+        self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -589,7 +591,7 @@ class DataVersion:
             return version(conn)
 
     async def acurrent(self) -> object:
-        if self._raw is not None:
+        if self._raw is not None or self.db.is_sqlite:
             return self.current()
         if self._queued is None:
             self._queued = asyncio.get_running_loop().create_future()
@@ -600,7 +602,7 @@ class DataVersion:
         while self._running is not None:  # one read at a time: wait for the one running
             await asyncio.wait([self._running])
         self._queued = None  # callers from now on need a read that starts after them
-        self._running = asyncio.ensure_future(self.db.run(self.current))
+        self._running = asyncio.ensure_future(self._pg_snapshot())
         try:
             fut.set_result(await self._running)
         except BaseException as exc:
@@ -608,7 +610,33 @@ class DataVersion:
         finally:
             self._running = None
 
+    async def _pg_snapshot(self) -> object:
+        """`pg_current_snapshot()` on an async connection of its own, on the event loop (no
+        thread hand-off); reconnects after an error."""
+        import psycopg
+
+        try:
+            if self._aconn is None or self._aconn.closed:
+                url = self.db.engine.url.set(drivername="postgresql")
+                self._aconn = await psycopg.AsyncConnection.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                )
+            cur = await self._aconn.execute("SELECT pg_current_snapshot()::text")
+            row = await cur.fetchone()
+            return row[0] if row else None
+        except psycopg.Error:
+            if self._aconn is not None:
+                await self._aconn.close()
+            self._aconn = None
+            raise
+
     def close(self) -> None:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+
+    async def aclose(self) -> None:
+        self.close()
+        if self._aconn is not None:
+            await self._aconn.close()
+            self._aconn = None

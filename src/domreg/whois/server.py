@@ -230,7 +230,7 @@ class WhoisServer:
             await self._server.wait_closed()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.versions.close()
+        await self.versions.aclose()
 
 
 def from_config(db: Database, clock: Clock, cfg: Any) -> WhoisServer:
