@@ -39,6 +39,19 @@ class Config:
     # logins warn this many days before.
     password_max_age_days: int = 365
     password_warning_days: int = 30
+    # Escrow (RFC 8909/9022, RyDE): where deposits go (default <data_dir>/escrow), the escrow
+    # agent's OpenPGP public key file and the registry's secret signing key file (.asc), the
+    # signing key's passphrase; daily diffs and BRDA besides the full deposit (0/1); seconds
+    # between checks for a due deposit in `domreg serve` (0: none).
+    escrow_dir: str = ""
+    escrow_agent_key: str = ""
+    escrow_signing_key: str = ""
+    escrow_signing_passphrase: str = ""
+    escrow_diffs: int = 0
+    escrow_brda: int = 0
+    escrow_interval: float = 300.0
+    # Seconds between flushes of the query counters (metrics.py) to `service_counters`.
+    metrics_flush_interval: float = 5.0
 
     def __post_init__(self) -> None:
         self.fill_defaults()
@@ -51,6 +64,8 @@ class Config:
             self.epp_cert = str(data / "tls" / "server.crt")
         if not self.epp_key:
             self.epp_key = str(data / "tls" / "server.key")
+        if not self.escrow_dir:
+            self.escrow_dir = str(data / "escrow")
         if not self.epp_client_ca:
             self.epp_client_ca = str(data / "tls" / "ca.crt")
 
