@@ -54,11 +54,23 @@ def _infos(objects: Objects) -> list[tuple[str, str]]:
     """(sponsor, info command) for every object."""
     out = []
     for name, sponsor in sorted(objects.domains.items()):
-        out.append((sponsor, f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"))
+        out.append(
+            (
+                sponsor,
+                f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>",
+            )
+        )
     for name, sponsor in sorted(objects.hosts.items()):
-        out.append((sponsor, f"<info><host:info {H}><host:name>{name}</host:name></host:info></info>"))
+        out.append(
+            (sponsor, f"<info><host:info {H}><host:name>{name}</host:name></host:info></info>")
+        )
     for handle, sponsor in sorted(objects.contacts.items()):
-        out.append((sponsor, f"<info><contact:info {C}><contact:id>{handle}</contact:id></contact:info></info>"))
+        out.append(
+            (
+                sponsor,
+                f"<info><contact:info {C}><contact:id>{handle}</contact:id></contact:info></info>",
+            )
+        )
     return out
 
 

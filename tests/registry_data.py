@@ -38,7 +38,13 @@ def host(name: str, *addrs: tuple[str, str]) -> str:
     return f"<create><host:create {H}><host:name>{name}</host:name>{a}</host:create></create>"
 
 
-def domain(name: str, years: int = 1, registrant: str = "", contacts: tuple[tuple[str, str], ...] = (), nameservers: tuple[str, ...] = ()) -> str:
+def domain(
+    name: str,
+    years: int = 1,
+    registrant: str = "",
+    contacts: tuple[tuple[str, str], ...] = (),
+    nameservers: tuple[str, ...] = (),
+) -> str:
     nss = "".join(f"<domain:hostObj>{n}</domain:hostObj>" for n in nameservers)
     nsx = f"<domain:ns>{nss}</domain:ns>" if nss else ""
     reg = f"<domain:registrant>{registrant}</domain:registrant>" if registrant else ""
@@ -83,7 +89,9 @@ async def login(client: Any, clid: str, password: str) -> None:
     assert reply.code == 1000, reply.raw
 
 
-async def ok(client: Any, body: str, extension: str = "", codes: tuple[int, ...] = (1000, 1001)) -> Any:
+async def ok(
+    client: Any, body: str, extension: str = "", codes: tuple[int, ...] = (1000, 1001)
+) -> Any:
     reply = await client.command(body, extension=extension)
     assert reply.code in codes, reply.raw.decode()
     return reply
@@ -104,7 +112,14 @@ async def populate(x: Any, y: Any, clock: FixedClock) -> Objects:
     in redemption and one deleted in its add grace period (purged). `x` and `y` are clients
     logged in as ClientX and ClientY; `clock` moves 10 days through it."""
     objs = Objects()
-    await ok(x, contact("cx1", disclose=f'<contact:disclose flag="0"><contact:voice/><contact:email/></contact:disclose>', org="Example Org"))
+    await ok(
+        x,
+        contact(
+            "cx1",
+            disclose='<contact:disclose flag="0"><contact:voice/><contact:email/></contact:disclose>',
+            org="Example Org",
+        ),
+    )
     await ok(x, contact("cx2", cc="DE"))
     await ok(y, contact("cy1", cc="FR"))
     objs.contacts.update(cx1="ClientX", cx2="ClientX", cy1="ClientY")
@@ -116,14 +131,24 @@ async def populate(x: Any, y: Any, clock: FixedClock) -> Objects:
     await ok(x, host("ns1.alpha.test", ("192.0.2.1", "v4"), ("2001:db8::1", "v6")))
     objs.hosts["ns1.alpha.test"] = "ClientX"
     await ok(x, domain("beta.test", 1, "cx2", (), ("ns1.alpha.test", "ns2.example.info")))
-    await ok(x, update("beta.test", '<domain:add><domain:status s="clientHold" lang="en">payment overdue</domain:status></domain:add>'))
+    await ok(
+        x,
+        update(
+            "beta.test",
+            '<domain:add><domain:status s="clientHold" lang="en">payment overdue</domain:status></domain:add>',
+        ),
+    )
     await ok(x, domain("gamma.test", 1, "cx1"))
     await ok(x, delete("gamma.test"))  # inside the add grace period: purged at once
     await ok(y, domain("epsilon.test", 3, "cy1", (("admin", "cy1"), ("tech", "cy1"))))
     await ok(x, domain("delta.test", 1, "cx1"))
-    objs.domains.update({"alpha.test": "ClientX", "beta.test": "ClientX", "epsilon.test": "ClientY"})
+    objs.domains.update(
+        {"alpha.test": "ClientX", "beta.test": "ClientX", "epsilon.test": "ClientY"}
+    )
     clock.advance(timedelta(days=10))
-    reply = await ok(x, "<info><domain:info " + D + "><domain:name>alpha.test</domain:name></domain:info></info>")
+    reply = await ok(
+        x, "<info><domain:info " + D + "><domain:name>alpha.test</domain:name></domain:info></info>"
+    )
     exp = reply.findtext(".//domain:exDate")
     assert exp is not None
     await ok(x, renew("alpha.test", exp[:10], 1))

@@ -7,7 +7,7 @@ goes on taking commands; BRDA; the daily job with its cursors; status."""
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,9 @@ def cfg(tmp_path: Path, keys: dict[str, Path]) -> Config:
 async def populated(db: Database, connect, clock: FixedClock):
     with db.write() as conn:  # accredited registrars have IANA ids (RST rde-10)
         for iana_id, clid in enumerate(sorted(support.PASSWORDS), start=9990):
-            conn.execute(t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id))
+            conn.execute(
+                t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id)
+            )
     x = await connect()
     await login(x, "ClientX", support.PASSWORDS["ClientX"])
     y = await connect()
@@ -67,9 +69,7 @@ def _rst_schema():
     from domreg.escrow import schema
 
     ref = support.reference("rde-xsd")
-    files = {
-        ns: (ref / p.name if p.parent == schema.HERE else p) for ns, p in schema.FILES.items()
-    }
+    files = {ns: (ref / p.name if p.parent == schema.HERE else p) for ns, p in schema.FILES.items()}
     return schema.build(files)
 
 
@@ -112,7 +112,8 @@ async def test_full_deposit_is_valid_signed_encrypted_and_counted(db, populated,
     report = etree.parse(str(made.made.report))
     assert _rst_schema().validate(report), _rst_schema().error_log
     counts = {
-        c.get("uri"): int(c.text) for c in report.iter("{urn:ietf:params:xml:ns:rdeHeader-1.0}count")
+        c.get("uri"): int(c.text)
+        for c in report.iter("{urn:ietf:params:xml:ns:rdeHeader-1.0}count")
     }
     assert counts == expected
 
@@ -135,12 +136,24 @@ async def test_deposit_describes_the_registry_as_of_its_watermark(db, populated,
     from tests.registry_data import delete, domain, ok, update
 
     await ok(x, domain("late.test", 1, "cx1"))  # after the watermark
-    await ok(x, update("alpha.test", '<domain:add><domain:status s="clientRenewProhibited"/></domain:add>'))
+    await ok(
+        x,
+        update("alpha.test", '<domain:add><domain:status s="clientRenewProhibited"/></domain:add>'),
+    )
     await ok(x, delete("beta.test"))
     after, _ = _xml(db, model.Spec("test", watermark_day))
     if after != before:
         import difflib
-        print('\n'.join(difflib.unified_diff(before.decode().replace('><','>\n<').splitlines(), after.decode().replace('><','>\n<').splitlines(), lineterm='')))
+
+        print(
+            "\n".join(
+                difflib.unified_diff(
+                    before.decode().replace("><", ">\n<").splitlines(),
+                    after.decode().replace("><", ">\n<").splitlines(),
+                    lineterm="",
+                )
+            )
+        )
     assert after == before
     # The next day's deposit has them.
     later, _ = _xml(db, model.Spec("test", watermark_day + timedelta(days=1)))
@@ -158,7 +171,11 @@ async def test_diff_deposit_holds_changes_and_deletions(db, populated, clock, co
     await ok(x, domain("fresh.test", 1, "cx1"))
     await ok(x, delete("fresh.test"))  # created and purged inside the day: in neither list
     await ok(x, domain("newer.test", 1, "cx1"))
-    await ok(x, "<delete><host:delete xmlns:host=\"urn:ietf:params:xml:ns:host-1.0\"><host:name>ns1.example.org</host:name></host:delete></delete>", codes=(2305,))
+    await ok(
+        x,
+        '<delete><host:delete xmlns:host="urn:ietf:params:xml:ns:host-1.0"><host:name>ns1.example.org</host:name></host:delete></delete>',
+        codes=(2305,),
+    )
     raw, counts = _xml(db, model.Spec("test", day + timedelta(days=1), model.DIFF))
     assert _rst_schema().validate(etree.fromstring(raw))
     assert _names(raw, DNAME) == ["newer.test"]
@@ -182,7 +199,9 @@ async def test_brda_is_thin(db, populated, clock):
     assert b"rdeContact" not in raw and b"<rdeDomain:registrant>" not in raw
 
 
-async def test_verify_reports_a_bad_signature_a_wrong_key_and_a_bad_name(db, populated, clock, cfg, keys, tmp_path):
+async def test_verify_reports_a_bad_signature_a_wrong_key_and_a_bad_name(
+    db, populated, clock, cfg, keys, tmp_path
+):
     day = (clock.now() + timedelta(days=1)).date()
     clock.set(datetime.combine(day, datetime.min.time()) + timedelta(minutes=5))
     made = deposit.make(db, cfg, model.Spec("test", day), clock.now()).made
@@ -234,7 +253,12 @@ async def test_restore_answers_epp_info_as_the_original(
     with support.fresh_database(backend, tmp_path) as url:
         other = Database(url, pool_size=2)
         try:
-            with ryde.open_deposit(made.ryde, str(keys["agent_sec"]), made.sig, str(keys["reg_pub"])) as opened, opened.xml() as fh:
+            with (
+                ryde.open_deposit(
+                    made.ryde, str(keys["agent_sec"]), made.sig, str(keys["reg_pub"])
+                ) as opened,
+                opened.xml() as fh,
+            ):
                 result = restore.restore(other, fh, "test", clock.now())
             assert result.counts[model.DOMAIN] == 4
             # Restoring twice is refused: the database is no longer empty.
@@ -242,7 +266,10 @@ async def test_restore_answers_epp_info_as_the_original(
                 with pytest.raises(model.DepositError, match="not empty"):
                     restore.restore(other, fh, "test", clock.now())
             passwords = {**support.PASSWORDS}
-            async with serving(db, tls_dir, clock) as original, serving(other, tls_dir, clock) as restored:
+            async with (
+                serving(db, tls_dir, clock) as original,
+                serving(other, tls_dir, clock) as restored,
+            ):
                 differences = await compare_epp(
                     original, restored, client_tls, populated, passwords, result.passwords
                 )
@@ -275,7 +302,9 @@ async def test_daily_job_makes_up_missed_days_and_status_shows_the_last(db, popu
     today = clock.now().date()
     made = job.run_due(db, cfg, clock.now())
     # first run: today's deposit only, for each TLD
-    assert sorted((r.spec.tld, r.spec.day) for r in made) == [(n, today) for n in ("com", "net", "test")]
+    assert sorted((r.spec.tld, r.spec.day) for r in made) == [
+        (n, today) for n in ("com", "net", "test")
+    ]
     assert job.run_due(db, cfg, clock.now()) == []  # idempotent
     clock.advance(timedelta(days=3))  # down for three days
     made = job.run_due(db, cfg, clock.now())

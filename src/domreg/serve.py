@@ -18,12 +18,14 @@ from pathlib import Path
 
 import uvloop
 
+from domreg import metrics
 from domreg.clock import Clock
 from domreg.config import Config
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
 from domreg.http.app import HttpContext, HttpServer, build_app
+from domreg.jobs.escrow import EscrowJob
 from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
 
@@ -57,6 +59,15 @@ async def run(
     await http.start(cfg.http_host, cfg.http_port, reuse_port=reuse_port)
     if scheduler is not None:
         scheduler.start()
+    flusher = metrics.Flusher(db, cfg.metrics_flush_interval)
+    flusher.start()
+    escrow_job = (
+        EscrowJob(db, cfg, clock)
+        if scheduler is not None and cfg.escrow_interval > 0 and cfg.escrow_agent_key
+        else None
+    )
+    if escrow_job is not None:
+        escrow_job.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -65,10 +76,14 @@ async def run(
         ready.set()
     await stop.wait()
     log.info("shutting down (pid %d)", os.getpid())
+    # Stop accepting; commands in flight finish and are answered; then jobs, counters.
+    await epp.shutdown(grace=10.0)
+    await http.close()
     if scheduler is not None:
         await scheduler.stop()
-    await http.close()
-    await epp.close()
+    if escrow_job is not None:
+        await escrow_job.stop()
+    await flusher.stop()
     db.close()
 
 

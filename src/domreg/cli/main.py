@@ -251,6 +251,12 @@ def build_parser() -> Parser:
 
     add_tokens(sub)  # token add TOKEN [...]; token list
 
+    from domreg.cli import escrow, ops, report
+
+    escrow.add_parser(sub)  # escrow deposit|status|verify|restore
+    report.add_parser(sub)  # report monthly TLD --month YYYY-MM
+    ops.add_parser(sub)  # check; backup FILE; restore FILE
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)
@@ -268,6 +274,9 @@ def build_parser() -> Parser:
     )
     add_bench_epp(bench_epp)
     bench_epp.set_defaults(fn=cmd_bench_epp)
+    from domreg.bench.escrow import add_parser as add_bench_escrow
+
+    add_bench_escrow(bench)  # bench escrow
     return p
 
 

@@ -1,0 +1,373 @@
+"""Escrow benchmark: a full deposit of a TLD with N domains (default 1,000,000, with their
+contacts and hosts), encryption and signing included, and its restore into an empty
+database, each timed with its peak resident memory, beside floors measured in the same run.
+
+The registry is bulk-loaded straight into the tables (executemany in one transaction; the
+load's own time is printed: it is the floor of the restore, which inserts the same rows plus
+a history row each). The deposit and the restore run as `domreg escrow deposit|restore`
+child processes, so their peak RSS (ru_maxrss) is theirs alone. The deposit's floor is GnuPG
+alone compressing, encrypting and signing the same XML (`gpg --compress-algo zlib --encrypt`
+then `gpg --detach-sign`), the file written beforehand by `escrow.deposit.write_xml` (whose
+time is printed too: the XML generation on its own).
+
+    domreg bench escrow [--domains N] [--backend sqlite|postgresql] [--work-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from domreg.clock import Clock
+
+REGISTRARS = 20
+CONTACTS_PER_DOMAIN = 0.2  # a contact pool of N/5 handles
+HOSTS_PER_DOMAIN = 0.1  # N/10 name servers, two per domain
+TLD = "bench"
+TARGET_DEPOSIT_S = 60.0
+TARGET_DEPOSIT_RSS = 1 << 30
+TARGET_RESTORE_S = 300.0
+
+
+class BenchError(Exception):
+    pass
+
+
+def add_parser(bench: Any) -> None:
+    p = bench.add_parser(
+        "escrow",
+        help="full deposit (with RyDE) and restore of a large TLD, beside gpg and bulk-load floors",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--domains", type=int, default=1_000_000)
+    p.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get("DOMREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    p.add_argument("--work-dir", help="default: a temporary directory (removed)")
+    p.add_argument("--json", help="also write the results here")
+    p.set_defaults(fn=lambda args, cfg: run(args))
+
+
+@contextmanager
+def _database(backend: str, work: Path, pg_url: str, name: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{work / (name + '.db')}"
+        return
+    import psycopg
+
+    db_name = f"domreg_bench_{name}_{os.getpid()}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}"')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        yield pg_url.rsplit("/", 1)[0] + "/" + db_name
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def load(url: str, domains: int, now: datetime) -> dict[str, int]:
+    """Bulk-load a TLD of `domains` domains with contacts and hosts; returns row counts."""
+    from domreg.flows import registry
+    from domreg.store import migrate
+    from domreg.store import schema as t
+    from domreg.store.db import Database
+
+    db = Database(url, pool_size=2)
+    migrate.upgrade(db.engine)
+    created = now - timedelta(days=400)
+    with db.write() as conn:
+        registry.add_tld(conn, created, TLD)
+        for i in range(REGISTRARS):
+            registry.add_registrar(
+                conn,
+                created,
+                clid=f"reg{i}",
+                name=f"Registrar {i}",
+                password="bench-PW1",
+                tlds=[TLD],
+            )
+        conn.execute(
+            t.registrars.update().values(iana_id=t.registrars.c.id + 1000, created_at=created)
+        )
+        ids = [r.id for r in conn.execute(t.registrars.select())]
+    n_contacts = max(1, int(domains * CONTACTS_PER_DOMAIN))
+    n_hosts = max(2, int(domains * HOSTS_PER_DOMAIN))
+    batch = 20_000
+    counts = {"domains": domains, "contacts": n_contacts, "hosts": n_hosts}
+    with db.write() as conn:
+        tld_id = conn.execute(t.tlds.select()).first().id  # type: ignore[union-attr]
+
+        def chunks(total: int, make: Any) -> None:
+            for start in range(0, total, batch):
+                rows = [make(i) for i in range(start, min(total, start + batch))]
+                for table, values in _split(rows):
+                    conn.execute(insert(table), values)
+
+        def contact(i: int) -> Any:
+            rid = ids[i % len(ids)]
+            return [
+                (
+                    t.contacts,
+                    dict(
+                        id=i + 1,
+                        roid=f"C{i + 1:X}-BENCH",
+                        handle=f"ct-{i}",
+                        registrar_id=rid,
+                        creator_id=rid,
+                        created_at=created,
+                        email=f"holder{i}@example.com",
+                        voice="+1.5555550100",
+                    ),
+                ),
+                (
+                    t.contact_postal,
+                    dict(
+                        contact_id=i + 1,
+                        type="int",
+                        name=f"Holder {i}",
+                        org=None,
+                        street1=f"{i} Main Street",
+                        street2=None,
+                        street3=None,
+                        city="Springfield",
+                        sp="IL",
+                        pc="62701",
+                        cc="US",
+                    ),
+                ),
+            ]
+
+        def host(i: int) -> Any:
+            rid = ids[i % len(ids)]
+            return [
+                (
+                    t.hosts,
+                    dict(
+                        id=i + 1,
+                        roid=f"H{i + 1:X}-BENCH",
+                        name=f"ns{i}.dns-host.example",
+                        registrar_id=rid,
+                        creator_id=rid,
+                        created_at=created,
+                    ),
+                )
+            ]
+
+        def domain(i: int) -> Any:
+            rid = ids[i % len(ids)]
+            c = i % n_contacts + 1
+            h1, h2 = i % n_hosts + 1, (i + 1) % n_hosts + 1
+            return [
+                (
+                    t.domains,
+                    dict(
+                        id=i + 1,
+                        roid=f"D{i + 1:X}-BENCH",
+                        name=f"name-{i}.{TLD}",
+                        tld_id=tld_id,
+                        registrar_id=rid,
+                        creator_id=rid,
+                        created_at=created,
+                        expires_at=created + timedelta(days=730),
+                        registrant_id=c,
+                    ),
+                ),
+                (t.domain_contacts, dict(domain_id=i + 1, type="admin", contact_id=c)),
+                (
+                    t.domain_contacts,
+                    dict(domain_id=i + 1, type="tech", contact_id=(c % n_contacts) + 1),
+                ),
+                (t.domain_hosts, dict(domain_id=i + 1, host_id=h1)),
+                (t.domain_hosts, dict(domain_id=i + 1, host_id=h2)),
+            ]
+
+        chunks(n_contacts, contact)
+        chunks(n_hosts, host)
+        chunks(domains, domain)
+        if conn.dialect.name == "postgresql":
+            for table in ("contacts", "hosts", "domains"):
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                )
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    db.close()
+    return counts
+
+
+def _split(rows: list[list[tuple[Any, dict[str, Any]]]]) -> list[tuple[Any, list[dict[str, Any]]]]:
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    order: list[Any] = []
+    for parts in rows:
+        for table, values in parts:
+            if table not in by_table:
+                by_table[table] = []
+                order.append(table)
+            by_table[table].append(values)
+    return [(table, by_table[table]) for table in order]
+
+
+def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run `cmd`; (wall seconds, peak RSS bytes of that child, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(cmd[2:])} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, int(usage.ru_maxrss) * 1024, out
+
+
+def _timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> int:
+    from domreg.escrow import deposit, model, ryde
+    from domreg.store.db import Database
+
+    with tempfile.TemporaryDirectory(prefix="domreg-bench-escrow-", dir=args.work_dir) as tmp:
+        work = Path(tmp)
+        now = Clock().now()
+        day = now.date()
+        keys_dir = work / "keys"
+        agent_pub, agent_sec = ryde.generate_key(
+            work / "agent-home", "Escrow Agent <agent@escrow.example>", keys_dir
+        )
+        reg_pub, reg_sec = ryde.generate_key(
+            work / "reg-home", "Registry <rde@registry.example>", keys_dir
+        )
+        results: dict[str, Any] = {
+            "domains": args.domains,
+            "backend": args.backend,
+            "machine_cpus": os.cpu_count(),
+        }
+        with _database(args.backend, work, args.pg_url, "source") as url:
+            t0 = time.perf_counter()
+            results["rows"] = load(url, args.domains, now)
+            results["load_s"] = time.perf_counter() - t0
+            print(
+                f"loaded {results['rows']} in {results['load_s']:.1f} s (bulk executemany: the restore's floor)",
+                flush=True,
+            )
+            env = dict(os.environ)
+            env.update(
+                DOMREG_DATABASE_URL=url,
+                DOMREG_DATA_DIR=str(work / "data"),
+                DOMREG_ESCROW_AGENT_KEY=str(agent_pub),
+                DOMREG_ESCROW_SIGNING_KEY=str(reg_sec),
+                DOMREG_LOG_LEVEL="WARNING",
+            )
+            cli = [sys.executable, "-m", "domreg"]
+            wall, rss, _ = _child([*cli, "escrow", "deposit", TLD, "--date", day.isoformat()], env)
+            spec = model.Spec(TLD, day)
+            ryde_file = work / "data" / "escrow" / spec.name("ryde")
+            results.update(deposit_s=wall, deposit_rss=rss, ryde_bytes=ryde_file.stat().st_size)
+            print(
+                f"deposit: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB, {ryde_file.stat().st_size / 2**20:.0f} MiB .ryde",
+                flush=True,
+            )
+            # The XML on its own, then the floor: gpg alone on it.
+            db = Database(url, pool_size=2)
+            xml = work / "floor.xml"
+            t0 = time.perf_counter()
+            deposit.write_xml(db, spec, xml)
+            results["xml_s"] = time.perf_counter() - t0
+            db.close()
+            results["xml_bytes"] = xml.stat().st_size
+            home = work / "floor-home"
+            gpg = [
+                "gpg",
+                "--homedir",
+                str(home),
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ]
+            home.mkdir(mode=0o700)
+            subprocess.run(
+                [*gpg, "--import", str(agent_pub), str(reg_sec)], check=True, capture_output=True
+            )
+            enc = _timed(
+                [
+                    *gpg,
+                    "--trust-model",
+                    "always",
+                    "--compress-algo",
+                    "zlib",
+                    "-r",
+                    "agent@escrow.example",
+                    "--output",
+                    str(work / "floor.gpg"),
+                    "--encrypt",
+                    str(xml),
+                ]
+            )
+            sig = _timed(
+                [
+                    *gpg,
+                    "--local-user",
+                    "rde@registry.example",
+                    "--armor",
+                    "--output",
+                    str(work / "floor.sig"),
+                    "--detach-sign",
+                    str(work / "floor.gpg"),
+                ]
+            )
+            results.update(floor_gpg_s=enc + sig)
+            print(
+                f"  XML alone {results['xml_s']:.1f} s ({results['xml_bytes'] / 2**20:.0f} MiB); floor gpg encrypt+sign of it: {enc + sig:.1f} s",
+                flush=True,
+            )
+            xml.unlink()
+            (work / "floor.gpg").unlink()
+        with _database(args.backend, work, args.pg_url, "restored") as url2:
+            env["DOMREG_DATABASE_URL"] = url2
+            wall, rss, _ = _child(
+                [*cli, "escrow", "restore", str(ryde_file), "--decryption-key", str(agent_sec)], env
+            )
+            results.update(restore_s=wall, restore_rss=rss)
+            print(f"restore: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB", flush=True)
+        results["deposit_vs_floor"] = results["deposit_s"] / results["floor_gpg_s"]
+        results["restore_vs_floor"] = results["restore_s"] / results["load_s"]
+        print()
+        print(f"{'':<10}{'time':>9}{'peak RSS':>12}{'floor':>9}{'ratio':>7}  target")
+        print(
+            f"{'deposit':<10}{results['deposit_s']:>8.1f}s{results['deposit_rss'] / 2**20:>9.0f}MiB{results['floor_gpg_s']:>8.1f}s{results['deposit_vs_floor']:>7.2f}  <= {TARGET_DEPOSIT_S:.0f} s, < 1 GiB: "
+            f"{'met' if results['deposit_s'] <= TARGET_DEPOSIT_S and results['deposit_rss'] < TARGET_DEPOSIT_RSS else 'MISSED'}"
+        )
+        print(
+            f"{'restore':<10}{results['restore_s']:>8.1f}s{results['restore_rss'] / 2**20:>9.0f}MiB{results['load_s']:>8.1f}s{results['restore_vs_floor']:>7.2f}  <= {TARGET_RESTORE_S:.0f} s: "
+            f"{'met' if results['restore_s'] <= TARGET_RESTORE_S else 'MISSED'}"
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
