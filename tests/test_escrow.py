@@ -196,7 +196,7 @@ async def test_brda_is_thin(db, populated, clock):
     assert _rst_schema().validate(etree.fromstring(raw))
     assert set(counts) == {model.DOMAIN, model.REGISTRAR}
     assert counts[model.DOMAIN] == 4
-    assert b"rdeContact" not in raw and b"<rdeDomain:registrant>" not in raw
+    assert b"<rdeContact:contact>" not in raw and b"<rdeDomain:registrant>" not in raw
 
 
 async def test_verify_reports_a_bad_signature_a_wrong_key_and_a_bad_name(

@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
 
 from domreg.clock import Clock
 
@@ -112,11 +111,26 @@ def load(url: str, domains: int, now: datetime) -> dict[str, int]:
     with db.write() as conn:
         tld_id = conn.execute(t.tlds.select()).first().id  # type: ignore[union-attr]
 
+        sqlite = conn.dialect.name == "sqlite"
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
         def chunks(total: int, make: Any) -> None:
             for start in range(0, total, batch):
                 rows = [make(i) for i in range(start, min(total, start + batch))]
                 for table, values in _split(rows):
-                    conn.execute(insert(table), values)
+                    cols = list(values[0])
+                    mark = "?" if sqlite else "%s"
+                    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+                    cursor.executemany(
+                        sql,
+                        [
+                            tuple(
+                                v.isoformat(" ", "microseconds") if sqlite and isinstance(v, datetime) else v
+                                for v in row.values()
+                            )
+                            for row in values
+                        ],
+                    )
 
         def contact(i: int) -> Any:
             rid = ids[i % len(ids)]

@@ -31,6 +31,34 @@ def _t(el: Any, tag: str) -> str | None:
     return None if found is None or found.text is None else found.text.strip()
 
 
+class _Kids:
+    """The children of an element by tag, read in one pass (find() per field costs more)."""
+
+    __slots__ = ("first", "all")
+
+    def __init__(self, el: Any) -> None:
+        self.all: dict[str, list[Any]] = {}
+        self.first: dict[str, Any] = {}
+        for child in el:
+            tag = child.tag
+            if tag in self.first:
+                self.all[tag].append(child)
+            else:
+                self.first[tag] = child
+                self.all[tag] = [child]
+
+    def text(self, tag: str) -> str | None:
+        found = self.first.get(tag)
+        return None if found is None or found.text is None else found.text.strip()
+
+    def time(self, tag: str) -> Any:
+        text = self.text(tag)
+        return None if text is None else m.parse_time(text)
+
+    def each(self, tag: str) -> list[Any]:
+        return self.all.get(tag, [])
+
+
 def _time(el: Any, tag: str) -> Any:
     text = _t(el, tag)
     return None if text is None else m.parse_time(text)
@@ -79,23 +107,27 @@ def domain(el: Any) -> dict[str, Any]:
                     ),
                 )
             )
+    k = _Kids(el)
+    ns = k.first.get(D + "ns")
     return {
-        "name": _t(el, D + "name"),
-        "roid": _t(el, D + "roid"),
-        "statuses": _statuses(el, D + "status"),
-        "rgp": [r.get("s") for r in el.iter(D + "rgpStatus")],
-        "registrant": _t(el, D + "registrant"),
-        "contacts": [(c.get("type"), (c.text or "").strip()) for c in el.iter(D + "contact")],
-        "ns": [] if ns is None else [(h.text or "").strip() for h in ns.iter(DN + "hostObj")],
-        "sponsor": _t(el, D + "clID"),
-        "creator": _t(el, D + "crRr"),
-        "created_at": _time(el, D + "crDate"),
-        "expires_at": _time(el, D + "exDate"),
-        "updater": _t(el, D + "upRr"),
-        "updated_at": _time(el, D + "upDate"),
-        "transferred_at": _time(el, D + "trDate"),
+        "name": k.text(D + "name"),
+        "roid": k.text(D + "roid"),
+        "statuses": [
+            (s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in k.each(D + "status")
+        ],
+        "rgp": [r.get("s") for r in k.each(D + "rgpStatus")],
+        "registrant": k.text(D + "registrant"),
+        "contacts": [(c.get("type"), (c.text or "").strip()) for c in k.each(D + "contact")],
+        "ns": [] if ns is None else [(h.text or "").strip() for h in ns],
+        "sponsor": k.text(D + "clID"),
+        "creator": k.text(D + "crRr"),
+        "created_at": k.time(D + "crDate"),
+        "expires_at": k.time(D + "exDate"),
+        "updater": k.text(D + "upRr"),
+        "updated_at": k.time(D + "upDate"),
+        "transferred_at": k.time(D + "trDate"),
         "ds": ds,
-        "trn": _trn(el, D),
+        "trn": _trn(el, D) if D + "trnData" in k.first else None,
     }
 
 

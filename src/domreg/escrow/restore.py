@@ -85,10 +85,33 @@ class _Batches:
         for name in self.ORDER:  # parents before children
             rows = self.rows[name]
             if rows:
-                self.conn.execute(insert(t.metadata.tables[name]), rows)
+                self._insert(name, rows)
                 self.rows[name] = []
             if name == upto:
                 break
+
+    def _insert(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """executemany on the driver: the rows are plain values already (SQLAlchemy's
+        per-row parameter processing would cost more than the insert itself)."""
+        columns = list(rows[0])
+        sqlite = self.conn.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        if sqlite:  # SQLAlchemy's SQLite DateTime storage format
+            values = [
+                tuple(
+                    v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v
+                    for v in row.values()
+                )
+                for row in rows
+            ]
+        else:
+            values = [tuple(row.values()) for row in rows]
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()
 
 
 def _empty(conn: Connection) -> bool:

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, and_, exists, or_, select
 from domreg.flows import lifecycle
 from domreg.model import statuses as st
 from domreg.store import schema as t
-from domreg.store.db import Database
+from domreg.store.db import Database, Query
 
 #: Rows fetched per round trip from each stream.
 BATCH = 5000
@@ -136,7 +136,7 @@ class Source:
         return [(r.object_type, r.roid) for r in rows]
 
     def _stream(self, q: Any) -> Any:
-        return self.conn.execution_options(stream_results=True, yield_per=BATCH).execute(q)
+        return Query(q).stream(self.conn, BATCH)
 
     def _live(self, table: Any) -> Any:
         w = self.watermark

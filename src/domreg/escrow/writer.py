@@ -1,5 +1,7 @@
-"""The deposit's XML (RFC 9022 XML model), written incrementally: one object element at a time
-through `lxml.etree.xmlfile`, so memory stays flat whatever the registry's size.
+"""The deposit's XML (RFC 9022 XML model), written incrementally: one object at a time, as it
+is read, in 1 MiB chunks, so memory stays flat whatever the registry's size. Objects are
+rendered by escaped text templates (as `epp/render.py` renders responses): the root element
+declares every prefix once and no object redeclares one.
 
 A full deposit holds every contact, host and domain live at the watermark, the registrars, the
 EPP parameters and the policy object; a diff holds what changed since the previous watermark
@@ -23,23 +25,8 @@ from domreg.escrow import model as m
 from domreg.escrow.source import Source
 from domreg.store import schema as t
 
-E = etree.Element
-S = etree.SubElement
-
-
-def _q(ns: str, tag: str) -> str:
-    return f"{{{ns}}}{tag}"
-
-
-def _ns(*uris: str) -> dict[str | None, str]:
-    inverse = {v: k for k, v in m.PREFIXES.items()}
-    return {inverse[u]: u for u in uris}
-
-
-_DOMAIN_NS = _ns(m.DOMAIN, m.EPP_DOMAIN, m.SECDNS, m.RGP)
-_HOST_NS = _ns(m.HOST, m.EPP_HOST)
-_CONTACT_NS = _ns(m.CONTACT, m.EPP_CONTACT)
-_REGISTRAR_NS = _ns(m.REGISTRAR)
+#: The root element declares every prefix; objects use them without redeclaring.
+ROOT_NS = " ".join(f'xmlns:{p}="{u}"' for p, u in m.PREFIXES.items() if p != "rdeReport")
 
 D = "{" + m.DOMAIN + "}"
 H = "{" + m.HOST + "}"
@@ -50,226 +37,253 @@ DN = "{" + m.EPP_DOMAIN + "}"
 SEC = "{" + m.SECDNS + "}"
 
 
-def _text(parent: Any, tag: str, value: Any, **attrs: str) -> Any:
-    el = S(parent, tag, attrs) if attrs else S(parent, tag)
-    el.text = str(value)
-    return el
+def esc(value: Any) -> str:
+    """Text or attribute value, escaped for XML (& < > and double quotes)."""
+    text = str(value)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    return text
 
 
-def _status(parent: Any, tag: str, status: tuple[str, str | None, str | None]) -> None:
+_TIMES: dict[Any, str] = {}
+
+
+def _time(value: Any) -> str:
+    """`model.xml_time`, memoised: objects share dates (bulk-created registries many)."""
+    found = _TIMES.get(value)
+    if found is None:
+        if len(_TIMES) > 100_000:
+            _TIMES.clear()
+        found = _TIMES[value] = m.xml_time(value)
+    return found
+
+
+def _status(prefix: str, status: tuple[str, str | None, str | None]) -> str:
     s, lang, message = status
-    el = S(parent, tag, s=s)
-    if lang:
-        el.set("lang", lang)
+    lang_attr = f' lang="{esc(lang)}"' if lang else ""
     if message:
-        el.text = message
+        return f'<{prefix}:status s="{s}"{lang_attr}>{esc(message)}</{prefix}:status>'
+    return f'<{prefix}:status s="{s}"{lang_attr}/>'
 
 
-def _rr(parent: Any, tag: str, clid: str) -> None:
-    S(parent, tag).text = clid
+def _trn(prefix: str, trn: dict[str, Any], with_expiry: bool) -> str:
+    exp = (
+        f"<{prefix}:exDate>{_time(trn['expires_at'])}</{prefix}:exDate>"
+        if with_expiry and trn.get("expires_at")
+        else ""
+    )
+    return (
+        f"<{prefix}:trnData><{prefix}:trStatus>{trn['status']}</{prefix}:trStatus>"
+        f"<{prefix}:reRr>{esc(trn['gaining'])}</{prefix}:reRr>"
+        f"<{prefix}:reDate>{_time(trn['requested_at'])}</{prefix}:reDate>"
+        f"<{prefix}:acRr>{esc(trn['losing'])}</{prefix}:acRr>"
+        f"<{prefix}:acDate>{_time(trn['action_at'])}</{prefix}:acDate>{exp}</{prefix}:trnData>"
+    )
 
 
-def _trn(parent: Any, prefix: str, trn: dict[str, Any], with_expiry: bool) -> None:
-    el = S(parent, prefix + "trnData")
-    _text(el, prefix + "trStatus", trn["status"])
-    _text(el, prefix + "reRr", trn["gaining"])
-    _text(el, prefix + "reDate", m.xml_time(trn["requested_at"]))
-    _text(el, prefix + "acRr", trn["losing"])
-    _text(el, prefix + "acDate", m.xml_time(trn["action_at"]))
-    if with_expiry and trn.get("expires_at"):
-        _text(el, prefix + "exDate", m.xml_time(trn["expires_at"]))
+def _updated(prefix: str, obj: dict[str, Any]) -> str:
+    if not obj["updated_at"]:
+        return ""
+    rr = f"<{prefix}:upRr>{esc(obj['updater'])}</{prefix}:upRr>" if obj["updater"] else ""
+    return f"{rr}<{prefix}:upDate>{_time(obj['updated_at'])}</{prefix}:upDate>"
 
 
-def domain_element(obj: dict[str, Any]) -> Any:
-    el = E(D + "domain", nsmap=_DOMAIN_NS)
-    S(el, D + "name").text = obj["name"]
-    S(el, D + "roid").text = obj["roid"]
-    for status in obj["statuses"]:
-        _status(el, D + "status", status)
-    for rgp in obj["rgp"]:
-        S(el, D + "rgpStatus", s=rgp)
+def domain_xml(obj: dict[str, Any]) -> str:
+    parts = [
+        f"<rdeDomain:domain><rdeDomain:name>{obj['name']}</rdeDomain:name>"
+        f"<rdeDomain:roid>{obj['roid']}</rdeDomain:roid>"
+    ]
+    parts.extend(_status("rdeDomain", s) for s in obj["statuses"])
+    parts.extend(f'<rdeDomain:rgpStatus s="{r}"/>' for r in obj["rgp"])
     if obj["registrant"]:
-        S(el, D + "registrant").text = obj["registrant"]
-    for kind, handle in obj["contacts"]:
-        S(el, D + "contact", type=kind).text = handle
+        parts.append(f"<rdeDomain:registrant>{esc(obj['registrant'])}</rdeDomain:registrant>")
+    parts.extend(
+        f'<rdeDomain:contact type="{kind}">{esc(handle)}</rdeDomain:contact>'
+        for kind, handle in obj["contacts"]
+    )
     if obj["ns"]:
-        ns = S(el, D + "ns")
-        for name in obj["ns"]:
-            S(ns, DN + "hostObj").text = name
-    S(el, D + "clID").text = obj["sponsor"]
-    S(el, D + "crRr").text = obj["creator"]
-    S(el, D + "crDate").text = m.xml_time(obj["created_at"])
-    S(el, D + "exDate").text = m.xml_time(obj["expires_at"])
-    if obj["updated_at"]:
-        if obj["updater"]:
-            S(el, D + "upRr").text = obj["updater"]
-        S(el, D + "upDate").text = m.xml_time(obj["updated_at"])
+        hosts = "".join(f"<domain:hostObj>{name}</domain:hostObj>" for name in obj["ns"])
+        parts.append(f"<rdeDomain:ns>{hosts}</rdeDomain:ns>")
+    parts.append(
+        f"<rdeDomain:clID>{esc(obj['sponsor'])}</rdeDomain:clID>"
+        f"<rdeDomain:crRr>{esc(obj['creator'])}</rdeDomain:crRr>"
+        f"<rdeDomain:crDate>{_time(obj['created_at'])}</rdeDomain:crDate>"
+        f"<rdeDomain:exDate>{_time(obj['expires_at'])}</rdeDomain:exDate>"
+    )
+    parts.append(_updated("rdeDomain", obj))
     if obj["ds"]:
-        sec = S(el, D + "secDNS")
+        parts.append("<rdeDomain:secDNS>")
         for key_tag, alg, digest_type, digest, flags, protocol, key_alg, pub in obj["ds"]:
-            ds = S(sec, SEC + "dsData")
-            S(ds, SEC + "keyTag").text = str(key_tag)
-            S(ds, SEC + "alg").text = str(alg)
-            S(ds, SEC + "digestType").text = str(digest_type)
-            S(ds, SEC + "digest").text = digest
-            if pub is not None:
-                key = S(ds, SEC + "keyData")
-                S(key, SEC + "flags").text = str(flags)
-                S(key, SEC + "protocol").text = str(protocol)
-                S(key, SEC + "alg").text = str(key_alg)
-                S(key, SEC + "pubKey").text = pub
+            key = (
+                f"<secDNS:keyData><secDNS:flags>{flags}</secDNS:flags>"
+                f"<secDNS:protocol>{protocol}</secDNS:protocol><secDNS:alg>{key_alg}</secDNS:alg>"
+                f"<secDNS:pubKey>{esc(pub)}</secDNS:pubKey></secDNS:keyData>"
+                if pub is not None
+                else ""
+            )
+            parts.append(
+                f"<secDNS:dsData><secDNS:keyTag>{key_tag}</secDNS:keyTag>"
+                f"<secDNS:alg>{alg}</secDNS:alg><secDNS:digestType>{digest_type}</secDNS:digestType>"
+                f"<secDNS:digest>{esc(digest)}</secDNS:digest>{key}</secDNS:dsData>"
+            )
+        parts.append("</rdeDomain:secDNS>")
     if obj["transferred_at"]:
-        S(el, D + "trDate").text = m.xml_time(obj["transferred_at"])
+        parts.append(f"<rdeDomain:trDate>{_time(obj['transferred_at'])}</rdeDomain:trDate>")
     if obj.get("trn"):
-        _trn(el, D, obj["trn"], with_expiry=True)
-    return el
+        parts.append(_trn("rdeDomain", obj["trn"], with_expiry=True))
+    parts.append("</rdeDomain:domain>")
+    return "".join(parts)
 
 
-def host_element(obj: dict[str, Any]) -> Any:
-    el = E(H + "host", nsmap=_HOST_NS)
-    S(el, H + "name").text = obj["name"]
-    S(el, H + "roid").text = obj["roid"]
-    for status in obj["statuses"]:
-        _status(el, H + "status", status)
-    for address, version in obj["addresses"]:
-        S(el, H + "addr", ip=version).text = address
-    S(el, H + "clID").text = obj["sponsor"]
-    S(el, H + "crRr").text = obj["creator"]
-    S(el, H + "crDate").text = m.xml_time(obj["created_at"])
-    if obj["updated_at"]:
-        if obj["updater"]:
-            S(el, H + "upRr").text = obj["updater"]
-        S(el, H + "upDate").text = m.xml_time(obj["updated_at"])
+def host_xml(obj: dict[str, Any]) -> str:
+    parts = [
+        f"<rdeHost:host><rdeHost:name>{obj['name']}</rdeHost:name>"
+        f"<rdeHost:roid>{obj['roid']}</rdeHost:roid>"
+    ]
+    parts.extend(_status("rdeHost", s) for s in obj["statuses"])
+    parts.extend(
+        f'<rdeHost:addr ip="{version}">{address}</rdeHost:addr>'
+        for address, version in obj["addresses"]
+    )
+    parts.append(
+        f"<rdeHost:clID>{esc(obj['sponsor'])}</rdeHost:clID>"
+        f"<rdeHost:crRr>{esc(obj['creator'])}</rdeHost:crRr>"
+        f"<rdeHost:crDate>{_time(obj['created_at'])}</rdeHost:crDate>"
+    )
+    parts.append(_updated("rdeHost", obj))
     if obj["transferred_at"]:
-        S(el, H + "trDate").text = m.xml_time(obj["transferred_at"])
-    return el
+        parts.append(f"<rdeHost:trDate>{_time(obj['transferred_at'])}</rdeHost:trDate>")
+    parts.append("</rdeHost:host>")
+    return "".join(parts)
 
 
-def _phone(parent: Any, tag: str, number: str | None, ext: str | None) -> None:
-    if number:
-        el = S(parent, tag)
-        el.text = number
-        if ext:
-            el.set("x", ext)
+def _phone(tag: str, number: str | None, ext: str | None) -> str:
+    if not number:
+        return ""
+    x = f' x="{esc(ext)}"' if ext else ""
+    return f"<{tag}{x}>{esc(number)}</{tag}>"
+
+
+def _opt(tag: str, value: Any) -> str:
+    return f"<{tag}>{esc(value)}</{tag}>" if value else ""
 
 
 #: Disclose fields (stored as in flows/contact.py) in the order of contact:discloseType.
 _DISCLOSE_ORDER = ("name_int", "name_loc", "org_int", "org_loc", "addr_int", "addr_loc")
 
 
-def contact_element(obj: dict[str, Any]) -> Any:
-    el = E(C + "contact", nsmap=_CONTACT_NS)
-    S(el, C + "id").text = obj["id"]
-    S(el, C + "roid").text = obj["roid"]
-    for status in obj["statuses"]:
-        _status(el, C + "status", status)
+def contact_xml(obj: dict[str, Any]) -> str:
+    parts = [
+        f"<rdeContact:contact><rdeContact:id>{esc(obj['id'])}</rdeContact:id>"
+        f"<rdeContact:roid>{obj['roid']}</rdeContact:roid>"
+    ]
+    parts.extend(_status("rdeContact", s) for s in obj["statuses"])
     for p in obj["postal"]:
-        info = S(el, C + "postalInfo", type=p["type"])
-        S(info, CC + "name").text = p["name"]
-        if p.get("org"):
-            S(info, CC + "org").text = p["org"]
-        addr = S(info, CC + "addr")
-        for line in p.get("street") or []:
-            S(addr, CC + "street").text = line
-        S(addr, CC + "city").text = p["city"]
-        if p.get("sp"):
-            S(addr, CC + "sp").text = p["sp"]
-        if p.get("pc"):
-            S(addr, CC + "pc").text = p["pc"]
-        S(addr, CC + "cc").text = p["cc"]
-    _phone(el, C + "voice", obj["voice"], obj["voice_ext"])
-    _phone(el, C + "fax", obj["fax"], obj["fax_ext"])
-    S(el, C + "email").text = obj["email"]
-    S(el, C + "clID").text = obj["sponsor"]
-    S(el, C + "crRr").text = obj["creator"]
-    S(el, C + "crDate").text = m.xml_time(obj["created_at"])
-    if obj["updated_at"]:
-        if obj["updater"]:
-            S(el, C + "upRr").text = obj["updater"]
-        S(el, C + "upDate").text = m.xml_time(obj["updated_at"])
+        street = "".join(
+            f"<contact:street>{esc(line)}</contact:street>" for line in p.get("street") or []
+        )
+        parts.append(
+            f'<rdeContact:postalInfo type="{p["type"]}"><contact:name>{esc(p["name"])}</contact:name>'
+            f"{_opt('contact:org', p.get('org'))}<contact:addr>{street}"
+            f"<contact:city>{esc(p['city'])}</contact:city>{_opt('contact:sp', p.get('sp'))}"
+            f"{_opt('contact:pc', p.get('pc'))}<contact:cc>{esc(p['cc'])}</contact:cc>"
+            "</contact:addr></rdeContact:postalInfo>"
+        )
+    parts.append(_phone("rdeContact:voice", obj["voice"], obj["voice_ext"]))
+    parts.append(_phone("rdeContact:fax", obj["fax"], obj["fax_ext"]))
+    parts.append(
+        f"<rdeContact:email>{esc(obj['email'])}</rdeContact:email>"
+        f"<rdeContact:clID>{esc(obj['sponsor'])}</rdeContact:clID>"
+        f"<rdeContact:crRr>{esc(obj['creator'])}</rdeContact:crRr>"
+        f"<rdeContact:crDate>{_time(obj['created_at'])}</rdeContact:crDate>"
+    )
+    parts.append(_updated("rdeContact", obj))
     if obj["transferred_at"]:
-        S(el, C + "trDate").text = m.xml_time(obj["transferred_at"])
+        parts.append(f"<rdeContact:trDate>{_time(obj['transferred_at'])}</rdeContact:trDate>")
     if obj.get("trn"):
-        _trn(el, C, obj["trn"], with_expiry=False)
+        parts.append(_trn("rdeContact", obj["trn"], with_expiry=False))
     disclose = obj.get("disclose")
     if disclose:
-        d = S(el, C + "disclose", flag="1" if disclose["flag"] else "0")
         fields = set(disclose["fields"])
-        for f in _DISCLOSE_ORDER:
-            if f in fields:
-                kind, where = f.split("_")
-                S(d, CC + kind, type=where)
-        for f in ("voice", "fax", "email"):
-            if f in fields:
-                S(d, CC + f)
-    return el
+        inner = "".join(
+            f'<contact:{f.split("_")[0]} type="{f.split("_")[1]}"/>'
+            for f in _DISCLOSE_ORDER
+            if f in fields
+        ) + "".join(f"<contact:{f}/>" for f in ("voice", "fax", "email") if f in fields)
+        flag = 1 if disclose["flag"] else 0
+        parts.append(f'<rdeContact:disclose flag="{flag}">{inner}</rdeContact:disclose>')
+    parts.append("</rdeContact:contact>")
+    return "".join(parts)
 
 
 _REGISTRAR_STATUS = {"ok": "ok", "terminated": "terminated"}
 
 
-def registrar_element(obj: dict[str, Any]) -> Any:
-    el = E(R + "registrar", nsmap=_REGISTRAR_NS)
-    S(el, R + "id").text = obj["clid"]
-    S(el, R + "name").text = obj["name"]
-    if obj["iana_id"]:
-        S(el, R + "gurid").text = str(obj["iana_id"])
-    S(el, R + "status").text = _REGISTRAR_STATUS.get(obj["status"], "readonly")
+def registrar_xml(obj: dict[str, Any]) -> str:
+    gurid = f"<rdeRegistrar:gurid>{obj['iana_id']}</rdeRegistrar:gurid>" if obj["iana_id"] else ""
+    email = obj["email"] or f"{obj['clid'].lower()}@registrar.invalid"
+    updated = (
+        f"<rdeRegistrar:upDate>{_time(obj['updated_at'])}</rdeRegistrar:upDate>"
+        if obj["updated_at"]
+        else ""
+    )
+    status = _REGISTRAR_STATUS.get(obj["status"], "readonly")
     # domreg keeps no postal address for registrars; the schema requires one.
-    info = S(el, R + "postalInfo", type="int")
-    addr = S(info, R + "addr")
-    S(addr, R + "city").text = "not recorded"
-    S(addr, R + "cc").text = "ZZ"
-    S(el, R + "email").text = obj["email"] or f"{obj['clid'].lower()}@registrar.invalid"
-    S(el, R + "crDate").text = m.xml_time(obj["created_at"])
-    if obj["updated_at"]:
-        S(el, R + "upDate").text = m.xml_time(obj["updated_at"])
-    return el
+    return (
+        f"<rdeRegistrar:registrar><rdeRegistrar:id>{esc(obj['clid'])}</rdeRegistrar:id>"
+        f"<rdeRegistrar:name>{esc(obj['name'])}</rdeRegistrar:name>{gurid}"
+        f"<rdeRegistrar:status>{status}</rdeRegistrar:status>"
+        '<rdeRegistrar:postalInfo type="int"><rdeRegistrar:addr>'
+        "<rdeRegistrar:city>not recorded</rdeRegistrar:city><rdeRegistrar:cc>ZZ</rdeRegistrar:cc>"
+        "</rdeRegistrar:addr></rdeRegistrar:postalInfo>"
+        f"<rdeRegistrar:email>{esc(email)}</rdeRegistrar:email>"
+        f"<rdeRegistrar:crDate>{_time(obj['created_at'])}</rdeRegistrar:crDate>{updated}"
+        "</rdeRegistrar:registrar>"
+    )
 
 
-def epp_params_element() -> Any:
-    P = "{" + m.EPP_PARAMS + "}"
-    EP = "{" + m.EPP + "}"
-    el = E(P + "eppParams", nsmap=_ns(m.EPP_PARAMS, m.EPP))
-    S(el, P + "version").text = "1.0"
-    S(el, P + "lang").text = "en"
-    for uri in namespaces.OBJECTS:
-        S(el, P + "objURI").text = uri
-    ext = S(el, P + "svcExtension")
-    for uri in namespaces.EXTENSIONS:
-        S(ext, EP + "extURI").text = uri
-    dcp = S(el, P + "dcp")
-    S(S(dcp, EP + "access"), EP + "all")
-    statement = S(dcp, EP + "statement")
-    purpose = S(statement, EP + "purpose")
-    S(purpose, EP + "admin")
-    S(purpose, EP + "prov")
-    recipient = S(statement, EP + "recipient")
-    S(recipient, EP + "ours")
-    S(recipient, EP + "public")
-    S(S(statement, EP + "retention"), EP + "stated")
-    return el
+def epp_params_xml() -> str:
+    objs = "".join(f"<rdeEppParams:objURI>{u}</rdeEppParams:objURI>" for u in namespaces.OBJECTS)
+    exts = "".join(f"<epp:extURI>{u}</epp:extURI>" for u in namespaces.EXTENSIONS)
+    return (
+        "<rdeEppParams:eppParams><rdeEppParams:version>1.0</rdeEppParams:version>"
+        f"<rdeEppParams:lang>en</rdeEppParams:lang>{objs}"
+        f"<rdeEppParams:svcExtension>{exts}</rdeEppParams:svcExtension>"
+        "<rdeEppParams:dcp><epp:access><epp:all/></epp:access><epp:statement>"
+        "<epp:purpose><epp:admin/><epp:prov/></epp:purpose>"
+        "<epp:recipient><epp:ours/><epp:public/></epp:recipient>"
+        "<epp:retention><epp:stated/></epp:retention></epp:statement></rdeEppParams:dcp>"
+        "</rdeEppParams:eppParams>"
+    )
 
 
 #: Elements the registry's policy requires of every domain (rdePolicy, RFC 9022 section 5.10).
 POLICIES = (("//rde:deposit/rde:contents/rdeDomain:domain", "rdeDomain:registrant"),)
 
 
-def policy_elements() -> list[Any]:
-    return [
-        E(_q(m.POLICY, "policy"), scope=scope, element=element, nsmap=_ns(m.POLICY))
-        for scope, element in POLICIES
-    ]
+def policy_xml() -> list[str]:
+    return [f'<rdePolicy:policy scope="{s}" element="{e}"/>' for s, e in POLICIES]
+
+
+def header_xml(tld: str, counts: dict[str, int], uris: Iterable[str]) -> str:
+    rows = "".join(
+        f'<rdeHeader:count uri="{uri}">{counts.get(uri, 0)}</rdeHeader:count>'
+        for uri in uris
+        if uri != m.HEADER
+    )
+    return f"<rdeHeader:header><rdeHeader:tld>{esc(tld)}</rdeHeader:tld>{rows}</rdeHeader:header>"
 
 
 def header_element(tld: str, counts: dict[str, int], uris: Iterable[str]) -> Any:
-    HD = "{" + m.HEADER + "}"
-    el = E(HD + "header", nsmap=_ns(m.HEADER))
-    S(el, HD + "tld").text = tld
-    for uri in uris:
-        if uri != m.HEADER:
-            S(el, HD + "count", uri=uri).text = str(counts.get(uri, 0))
-    return el
+    """The header as an lxml element (for the deposit report)."""
+    wrapped = f'<x xmlns:rdeHeader="{m.HEADER}">{header_xml(tld, counts, uris)}</x>'
+    return etree.fromstring(wrapped)[0]
 
 
 def _deletes(source: Source, start: Any) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
@@ -314,14 +328,14 @@ def _changed_objects(source: Source, keep: list[tuple[str, str]]) -> Iterator[tu
                 continue
             obj = source._domain_as_of(row, periods)
             if obj is not None:
-                yield m.DOMAIN, domain_element(obj)
+                yield m.DOMAIN, domain_xml(obj)
         else:
             if kind == "host":
                 for obj in source.hosts(only=roid):
-                    yield m.HOST, host_element(obj)
+                    yield m.HOST, host_xml(obj)
             else:
                 for obj in source.contacts(only=roid):
-                    yield m.CONTACT, contact_element(obj)
+                    yield m.CONTACT, contact_xml(obj)
 
 
 def write(
@@ -336,60 +350,72 @@ def write(
     keep: list[tuple[str, str]] = []
     if spec.kind == m.DIFF:
         gone, keep = _deletes(source, spec.watermark - timedelta(days=1))
-    attrs = {"type": m.DEPOSIT_TYPE[spec.kind], "id": spec.deposit_id}
+    attrs = f'type="{m.DEPOSIT_TYPE[spec.kind]}" id="{spec.deposit_id}"'
     if prev_id:
-        attrs["prevId"] = prev_id
+        attrs += f' prevId="{prev_id}"'
     if spec.resend:
-        attrs["resend"] = str(spec.resend)
-    RD = "{" + m.RDE + "}"
-    with etree.xmlfile(out, encoding="UTF-8", buffered=True) as xf:
-        xf.write_declaration()
-        with xf.element(RD + "deposit", attrs, nsmap={"rde": m.RDE}):
-            wm = E(RD + "watermark")
-            wm.text = m.xml_time(spec.watermark)
-            xf.write(wm)
-            menu = E(RD + "rdeMenu")
-            S(menu, RD + "version").text = "1.0"
-            for uri in uris:
-                S(menu, RD + "objURI").text = uri
-            xf.write(menu)
-            if spec.kind == m.DIFF:
-                deletes = E(RD + "deletes")
-                for kind, names in gone.items():
-                    if not names:
-                        continue
-                    ns = {"domain": m.DOMAIN, "host": m.HOST, "contact": m.CONTACT}[kind]
-                    d = S(deletes, _q(ns, "delete"), nsmap=_ns(ns))
-                    tag = {"domain": "name", "host": "roid", "contact": "id"}[kind]
-                    for name in names:
-                        S(d, _q(ns, tag)).text = name
-                xf.write(deletes)
-            with xf.element(RD + "contents"):
-                # Registrars first, then contacts and hosts, then the domains referring to
-                # them: a restore can load the deposit as a stream.
-                for obj in source.registrars():
-                    xf.write(registrar_element(obj))
-                    counts[m.REGISTRAR] += 1
-                if spec.kind == m.DIFF:
-                    for uri, el in _changed_objects(source, keep):
-                        xf.write(el)
-                        counts[uri] += 1
-                elif spec.kind == m.FULL:
-                    for obj in source.contacts():
-                        xf.write(contact_element(obj))
-                        counts[m.CONTACT] += 1
-                    for obj in source.hosts():
-                        xf.write(host_element(obj))
-                        counts[m.HOST] += 1
-                if spec.kind != m.DIFF:
-                    for obj in source.domains(thin=spec.kind == m.THIN):
-                        xf.write(domain_element(obj))
-                        counts[m.DOMAIN] += 1
-                if spec.kind != m.THIN:
-                    xf.write(epp_params_element())
-                    counts[m.EPP_PARAMS] += 1
-                    for el in policy_elements():
-                        xf.write(el)
-                        counts[m.POLICY] += 1
-                xf.write(header_element(source.tld.name, counts, uris))
+        attrs += f' resend="{spec.resend}"'
+    buffer: list[str] = []
+    size = 0
+
+    def emit(text: str) -> None:
+        nonlocal size
+        buffer.append(text)
+        size += len(text)
+        if size > 1 << 20:
+            out.write("".join(buffer).encode())
+            buffer.clear()
+            size = 0
+
+    menu = "".join(f"<rde:objURI>{u}</rde:objURI>" for u in uris)
+    emit(
+        f"<?xml version='1.0' encoding='UTF-8'?>\n<rde:deposit {ROOT_NS} {attrs}>"
+        f"<rde:watermark>{m.xml_time(spec.watermark)}</rde:watermark>"
+        f"<rde:rdeMenu><rde:version>1.0</rde:version>{menu}</rde:rdeMenu>"
+    )
+    if spec.kind == m.DIFF:
+        emit("<rde:deletes>")
+        for kind, names in gone.items():
+            if names:
+                prefix = {"domain": "rdeDomain", "host": "rdeHost", "contact": "rdeContact"}[kind]
+                tag = {"domain": "name", "host": "roid", "contact": "id"}[kind]
+                inner = "".join(f"<{prefix}:{tag}>{esc(n)}</{prefix}:{tag}>" for n in names)
+                emit(f"<{prefix}:delete>{inner}</{prefix}:delete>")
+        emit("</rde:deletes>")
+    emit("<rde:contents>")
+    # Registrars first, then contacts and hosts, then the domains referring to them: a
+    # restore can load the deposit as a stream.
+    for obj in source.registrars():
+        emit(registrar_xml(obj))
+        counts[m.REGISTRAR] += 1
+    if spec.kind == m.DIFF:
+        for uri, text in _changed_objects(source, keep):
+            emit(text)
+            counts[uri] += 1
+    elif spec.kind == m.FULL:
+        n = 0
+        for obj in source.contacts():
+            emit(contact_xml(obj))
+            n += 1
+        counts[m.CONTACT] = n
+        n = 0
+        for obj in source.hosts():
+            emit(host_xml(obj))
+            n += 1
+        counts[m.HOST] = n
+    if spec.kind != m.DIFF:
+        n = 0
+        for obj in source.domains(thin=spec.kind == m.THIN):
+            emit(domain_xml(obj))
+            n += 1
+        counts[m.DOMAIN] = n
+    if spec.kind != m.THIN:
+        emit(epp_params_xml())
+        counts[m.EPP_PARAMS] += 1
+        for text in policy_xml():
+            emit(text)
+            counts[m.POLICY] += 1
+    emit(header_xml(source.tld.name, counts, uris))
+    emit("</rde:contents></rde:deposit>\n")
+    out.write("".join(buffer).encode())
     return {uri: counts.get(uri, 0) for uri in uris if uri != m.HEADER}
