@@ -144,6 +144,8 @@ TABLES = [
     t.registrar_prices,
     t.premium_names,
     t.reserved_names,
+    t.service_counters,
+    t.escrow_deposits,
 ]
 
 
