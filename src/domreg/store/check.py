@@ -67,7 +67,7 @@ def _links(conn: Connection) -> Iterator[Finding]:
         ),
         (
             "contact",
-            select(d.c.name, c.c.handle)
+            select(d.c.name, dc.c.type + " " + c.c.handle)
             .join(dc, dc.c.domain_id == d.c.id)
             .join(c, c.c.id == dc.c.contact_id)
             .where(live_d, c.c.deleted_at.is_not(None)),
