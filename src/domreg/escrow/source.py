@@ -182,22 +182,22 @@ class Source:
         )
         ns = _Side(
             self._stream(
-                select(d.c.id, t.hosts.c.name)
-                .join(t.domain_hosts, t.domain_hosts.c.domain_id == d.c.id)
+                select(t.domain_hosts.c.domain_id, t.hosts.c.name)
+                .join(d, t.domain_hosts.c.domain_id == d.c.id)
                 .join(t.hosts, t.hosts.c.id == t.domain_hosts.c.host_id)
                 .where(mine)
-                .order_by(d.c.id, t.hosts.c.name)
+                .order_by(t.domain_hosts.c.domain_id, t.domain_hosts.c.host_id)
             )
         )
         if not thin:
             dc = t.domain_contacts
             contacts = _Side(
                 self._stream(
-                    select(d.c.id, dc.c.type, c.c.handle)
-                    .join(dc, dc.c.domain_id == d.c.id)
+                    select(dc.c.domain_id, dc.c.type, c.c.handle)
+                    .join(d, dc.c.domain_id == d.c.id)
                     .join(c, c.c.id == dc.c.contact_id)
                     .where(mine)
-                    .order_by(d.c.id, dc.c.type, c.c.handle)
+                    .order_by(dc.c.domain_id, dc.c.type, dc.c.contact_id)
                 )
             )
             ds = _Side(
@@ -222,10 +222,10 @@ class Source:
         w = self.watermark
         for row in self._stream(q):
             stored = stat.take(row.id)
-            names = [r.name for r in ns.take(row.id)]
+            names = sorted([r.name for r in ns.take(row.id)])
             periods = grace.take(row.id)
             if not thin:
-                roles = [(r.type, r.handle) for r in contacts.take(row.id)]
+                roles = sorted([(r.type, r.handle) for r in contacts.take(row.id)])
                 records = [tuple(r)[2:] for r in ds.take(row.id)]
             if row.roid in changed:
                 obj = self._domain_as_of(row, periods, stored)
@@ -317,10 +317,10 @@ class Source:
         a = t.host_addresses
         addrs = _Side(
             self._stream(
-                select(h.c.id, a.c.address, a.c.version)
-                .join(a, a.c.host_id == h.c.id)
+                select(a.c.host_id, a.c.address, a.c.version)
+                .join(h, a.c.host_id == h.c.id)
                 .where(mine)
-                .order_by(h.c.id, a.c.version, a.c.address)
+                .order_by(a.c.host_id, a.c.address)
             )
         )
         clids, changed = self.clids, self.changed
