@@ -1,8 +1,9 @@
 #!/bin/sh
-# Debian packages the test suite uses: third-party EPP clients (Perl Net::EPP).
+# Debian packages the test suite uses: third-party EPP clients (Perl Net::EPP); GnuPG for
+# escrow deposits (RyDE: python-gnupg drives the gpg binary).
 # Run as root; idempotent and quiet when everything is installed.
 set -e
-PACKAGES="libnet-epp-perl libio-socket-ssl-perl"
+PACKAGES="libnet-epp-perl libio-socket-ssl-perl gnupg"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, insert, select, text, update
 
-from domreg.clock import FixedClock
 from domreg.cli.main import main
+from domreg.clock import FixedClock
 from domreg.store import schema as t
 from domreg.store.check import check
 from tests import support
@@ -47,7 +47,9 @@ def _id(db, table, **where):
         return conn.execute(q).scalar_one()
 
 
-async def test_a_registry_after_every_kind_of_command_is_consistent(db, populated, monkeypatch, capsys):
+async def test_a_registry_after_every_kind_of_command_is_consistent(
+    db, populated, monkeypatch, capsys
+):
     assert check(db) == []
     monkeypatch.setenv("DOMREG_DATABASE_URL", db.url)
     assert main(["check"]) == 0
@@ -90,7 +92,9 @@ async def test_links_to_deleted_objects_are_found(db, populated, clock):
     contact = _id(db, t.contacts, handle="cx2")
     with db.write() as conn:
         conn.execute(update(t.hosts).where(t.hosts.c.id == host).values(deleted_at=clock.now()))
-        conn.execute(update(t.contacts).where(t.contacts.c.id == contact).values(deleted_at=clock.now()))
+        conn.execute(
+            update(t.contacts).where(t.contacts.c.id == contact).values(deleted_at=clock.now())
+        )
         conn.execute(insert(t.statuses).values(roid="NOPE-TEST", status="clientHold"))
     found = _rules(db)
     assert sorted(found["links-live"]) == sorted(
@@ -106,8 +110,12 @@ async def test_links_to_deleted_objects_are_found(db, populated, clock):
 
 async def test_statuses_not_allowed_together_are_found(db, populated):
     with db.read() as conn:
-        roid = conn.execute(select(t.domains.c.roid).where(t.domains.c.name == "alpha.test")).scalar_one()
-        host_roid = conn.execute(select(t.hosts.c.roid).where(t.hosts.c.name == "ns1.example.org")).scalar_one()
+        roid = conn.execute(
+            select(t.domains.c.roid).where(t.domains.c.name == "alpha.test")
+        ).scalar_one()
+        host_roid = conn.execute(
+            select(t.hosts.c.roid).where(t.hosts.c.name == "ns1.example.org")
+        ).scalar_one()
     with db.write() as conn:
         for s in ("pendingDelete", "clientDeleteProhibited", "pendingRenew", "ok"):
             conn.execute(insert(t.statuses).values(roid=roid, status=s))
@@ -124,7 +132,11 @@ async def test_statuses_not_allowed_together_are_found(db, populated):
 
 async def test_a_balance_that_is_not_its_ledger_sum_is_found(db, populated):
     with db.write() as conn:
-        conn.execute(update(t.registrars).where(t.registrars.c.clid == "ClientY").values(balance=t.registrars.c.balance + 1))
+        conn.execute(
+            update(t.registrars)
+            .where(t.registrars.c.clid == "ClientY")
+            .values(balance=t.registrars.c.balance + 1)
+        )
     [message] = _rules(db)["ledger-balances"]
     assert message.startswith("registrar ClientY has balance ") and "its ledger sums to" in message
 
@@ -132,9 +144,13 @@ async def test_a_balance_that_is_not_its_ledger_sum_is_found(db, populated):
 async def test_a_change_without_its_history_row_is_found(db, populated, clock):
     with db.write() as conn:
         conn.execute(
-            update(t.domains).where(t.domains.c.name == "beta.test").values(updated_at=clock.now() + timedelta(hours=1))
+            update(t.domains)
+            .where(t.domains.c.name == "beta.test")
+            .values(updated_at=clock.now() + timedelta(hours=1))
         )
-        roid = conn.execute(select(t.contacts.c.roid).where(t.contacts.c.handle == "cy1")).scalar_one()
+        roid = conn.execute(
+            select(t.contacts.c.roid).where(t.contacts.c.handle == "cy1")
+        ).scalar_one()
         conn.execute(delete(t.history).where(t.history.c.roid == roid))
     found = _rules(db)["history-complete"]
     assert "contact cy1 has no history row" in found
@@ -142,7 +158,9 @@ async def test_a_change_without_its_history_row_is_found(db, populated, clock):
     assert len(found) == 2
 
 
-async def test_backup_while_serving_and_restore(db, populated, tmp_path, monkeypatch, capsys, database_url):
+async def test_backup_while_serving_and_restore(
+    db, populated, tmp_path, monkeypatch, capsys, database_url
+):
     if not database_url.startswith("sqlite"):
         monkeypatch.setenv("DOMREG_DATABASE_URL", database_url)
         assert main(["backup", str(tmp_path / "b.db")]) == 1

@@ -33,7 +33,9 @@ SESSIONS = 4
 ROUNDS = 3
 
 
-def _start(database_url: str, data_dir: Path, **settings: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def _start(
+    database_url: str, data_dir: Path, **settings: str
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     """`domreg serve` with one worker (the process we signal is the server itself)."""
     env = dict(os.environ)
     env.update(
@@ -49,7 +51,9 @@ def _start(database_url: str, data_dir: Path, **settings: str) -> tuple[subproce
     )
     cli = [sys.executable, "-m", "domreg"]
     subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     port = int(env["DOMREG_EPP_PORT"])
     import socket
 
@@ -73,7 +77,9 @@ class Sent:
     svtrid: str | None
 
 
-async def _load(port: int, tls, session: int, round_: int, log: list[Sent], known: dict[str, str]) -> None:
+async def _load(
+    port: int, tls, session: int, round_: int, log: list[Sent], known: dict[str, str]
+) -> None:
     """Creates, renews and updates until the connection dies."""
     client = None
     rng = random.Random(session * 100 + round_)
@@ -118,7 +124,12 @@ def _verify(url: str, log: list[Sent]) -> None:
     try:
         with db.read() as conn:
             recorded = {r.svtrid for r in conn.execute(select(t.history.c.svtrid))}
-            live = {r.name for r in conn.execute(select(t.domains.c.name).where(t.domains.c.deleted_at.is_(None)))}
+            live = {
+                r.name
+                for r in conn.execute(
+                    select(t.domains.c.name).where(t.domains.c.deleted_at.is_(None))
+                )
+            }
         acknowledged = [s for s in log if s.code == 1000]
         refused = [s for s in log if s.code is not None and s.code >= 2000]
         assert acknowledged, "the load made no progress before the kill"
@@ -142,7 +153,9 @@ async def test_sigkill_under_load_loses_no_acknowledged_command(db, database_url
         tls = client_tls_context(ca_file=str(tmp_path / "tls" / "ca.crt"))
         port = int(env["DOMREG_EPP_PORT"])
         before = len(log)
-        tasks = [asyncio.create_task(_load(port, tls, s, round_, log, known)) for s in range(SESSIONS)]
+        tasks = [
+            asyncio.create_task(_load(port, tls, s, round_, log, known)) for s in range(SESSIONS)
+        ]
         deadline = time.monotonic() + 60
         while sum(1 for e in log[before:] if e.code == 1000) < 10 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)  # let the sessions log in and get going (a busy machine)
@@ -176,7 +189,9 @@ async def test_sigterm_lets_a_command_in_flight_finish_and_exits_0(db, database_
         proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.5)
         assert proc.poll() is None  # waiting for the command in flight
-        blocker.rollback() if not isinstance(blocker, sqlite3.Connection) else blocker.execute("ROLLBACK")
+        blocker.rollback() if not isinstance(blocker, sqlite3.Connection) else blocker.execute(
+            "ROLLBACK"
+        )
         blocker.close()
         reply = await asyncio.wait_for(pending, 20)
         assert reply.code == 1000
@@ -184,7 +199,9 @@ async def test_sigterm_lets_a_command_in_flight_finish_and_exits_0(db, database_
         # New connections are refused; the idle session was closed.
         with pytest.raises(OSError):
             await EppClient.connect("127.0.0.1", int(env["DOMREG_EPP_PORT"]), tls)
-        with pytest.raises((ConnectionError, asyncio.IncompleteReadError, OSError, EOFError, ValueError)):
+        with pytest.raises(
+            (ConnectionError, asyncio.IncompleteReadError, OSError, EOFError, ValueError)
+        ):
             await idle.domain_check("x.test")
     finally:
         if proc.poll() is None:

@@ -262,9 +262,12 @@ async def test_restore_answers_epp_info_as_the_original(
                 result = restore.restore(other, fh, "test", clock.now())
             assert result.counts[model.DOMAIN] == 4
             # Restoring twice is refused: the database is no longer empty.
-            with ryde.open_deposit(made.ryde, str(keys["agent_sec"])) as opened, opened.xml() as fh:
-                with pytest.raises(model.DepositError, match="not empty"):
-                    restore.restore(other, fh, "test", clock.now())
+            with (
+                ryde.open_deposit(made.ryde, str(keys["agent_sec"])) as opened,
+                opened.xml() as fh,
+                pytest.raises(model.DepositError, match="not empty"),
+            ):
+                restore.restore(other, fh, "test", clock.now())
             passwords = {**support.PASSWORDS}
             async with (
                 serving(db, tls_dir, clock) as original,

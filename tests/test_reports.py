@@ -15,7 +15,7 @@ from domreg.clock import FixedClock
 from domreg.reports import monthly
 from domreg.store import schema as t
 from tests import support
-from tests.registry_data import D, RGP, delete, domain, host, login, ok, renew, transfer, update
+from tests.registry_data import RGP, D, delete, domain, host, login, ok, renew, transfer, update
 
 MONTH_START = datetime(2027, 5, 1)
 
@@ -39,14 +39,18 @@ def _report(deleted: datetime, now: datetime) -> str:
 
 
 async def _exp(client, name: str) -> str:
-    reply = await ok(client, f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>")
+    reply = await ok(
+        client, f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"
+    )
     return reply.findtext(".//domain:exDate")[:10]
 
 
 async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, tmp_path):
     with db.write() as conn:
         for iana_id, clid in ((1001, "ClientX"), (1002, "ClientY"), (1003, "ClientZ")):
-            conn.execute(t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id))
+            conn.execute(
+                t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id)
+            )
     metrics.COUNTERS.take()  # counts of earlier tests in this process belong to their days
     x = await connect()
     await login(x, "ClientX", support.PASSWORDS["ClientX"])
@@ -61,8 +65,13 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
     await ok(y, domain("b1.test", 1))
     await ok(x, host("ns1.a4.test", ("192.0.2.7", "v4")))
     await ok(x, delete("a3.test"))  # inside the add grace period: refunded, purged
-    await ok(x, f"<check><domain:check {D}><domain:name>zz.test</domain:name></domain:check></check>")
-    await ok(y, f"<check><domain:check {D}><domain:name>zz.test</domain:name><domain:name>a1.test</domain:name></domain:check></check>")
+    await ok(
+        x, f"<check><domain:check {D}><domain:name>zz.test</domain:name></domain:check></check>"
+    )
+    await ok(
+        y,
+        f"<check><domain:check {D}><domain:name>zz.test</domain:name><domain:name>a1.test</domain:name></domain:check></check>",
+    )
     await ok(y, f"<info><domain:info {D}><domain:name>a1.test</domain:name></domain:info></info>")
     # Day 12: renews (3 years of a1, 1 year of a2), then a2 deleted in its renew grace period.
     clock.advance(timedelta(days=10))
@@ -73,7 +82,11 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
     # Day 13: a2 restored (request and report).
     clock.advance(timedelta(days=1))
     await ok(x, update("a2.test", "<domain:chg/>"), extension=_restore("request"))
-    await ok(x, update("a2.test", "<domain:chg/>"), extension=_restore("report", _report(deleted_at, clock.now())))
+    await ok(
+        x,
+        update("a2.test", "<domain:chg/>"),
+        extension=_restore("report", _report(deleted_at, clock.now())),
+    )
     # Day 14: Y takes a1 (X approves) and asks for a4 (X rejects).
     clock.advance(timedelta(days=1))
     await ok(y, transfer("request", "a1.test"))

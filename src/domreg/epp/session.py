@@ -212,9 +212,8 @@ class Session:
             log.exception("frame could not be parsed: svTRID %s", svtrid)
             return render.response(Result.COMMAND_FAILED, svtrid, msg=_internal(svtrid)), False
         cmd = frame.command
-        metrics.epp_command(
-            command_name(cmd), self.actor and self.actor.clid, self.registry.clock.now()
-        )
+        clid = self.actor.clid if self.actor else None
+        metrics.epp_command(command_name(cmd), clid, self.registry.clock.now())
         try:
             if isinstance(cmd, codec.Hello):
                 return self.registry.greeting(), False

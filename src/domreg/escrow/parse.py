@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from domreg.escrow import model as m
-from domreg.escrow.writer import CC, DN, SEC, C, D, H, R
+from domreg.escrow.writer import CC, SEC, C, D, H, R
 
 KIND = {
     "{" + m.DOMAIN + "}domain": "domain",
@@ -34,7 +34,7 @@ def _t(el: Any, tag: str) -> str | None:
 class _Kids:
     """The children of an element by tag, read in one pass (find() per field costs more)."""
 
-    __slots__ = ("first", "all")
+    __slots__ = ("all", "first")
 
     def __init__(self, el: Any) -> None:
         self.all: dict[str, list[Any]] = {}
@@ -113,7 +113,8 @@ def domain(el: Any) -> dict[str, Any]:
         "name": k.text(D + "name"),
         "roid": k.text(D + "roid"),
         "statuses": [
-            (s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in k.each(D + "status")
+            (s.get("s"), s.get("lang"), (s.text or "").strip() or None)
+            for s in k.each(D + "status")
         ],
         "rgp": [r.get("s") for r in k.each(D + "rgpStatus")],
         "registrant": k.text(D + "registrant"),

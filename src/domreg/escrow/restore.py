@@ -96,7 +96,9 @@ class _Batches:
         columns = list(rows[0])
         sqlite = self.conn.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
-        sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        sql = (
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        )
         if sqlite:  # SQLAlchemy's SQLite DateTime storage format
             values = [
                 tuple(
@@ -236,7 +238,7 @@ class Loader:
             },
         )
         for p in obj["postal"]:
-            street = list(p["street"]) + [None, None, None]
+            street = [*p["street"], None, None, None]
             self.out.add(
                 "contact_postal",
                 {

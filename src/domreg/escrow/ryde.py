@@ -110,13 +110,15 @@ def _encrypt(keys: Keys, xml: Path, tar_name: str, member: str, out: Path) -> No
 
     def produce() -> None:
         try:
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as sink:
-                with tarfile.open(fileobj=sink, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
-                    info = tar.gettarinfo(str(xml), arcname=member)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    with xml.open("rb") as fh:
-                        tar.addfile(info, fh)
+            with (
+                os.fdopen(write_fd, "wb", buffering=1 << 20) as sink,
+                tarfile.open(fileobj=sink, mode="w|", format=tarfile.USTAR_FORMAT) as tar,
+                xml.open("rb") as fh,
+            ):
+                info = tar.gettarinfo(str(xml), arcname=member)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, fh)
         except BaseException as exc:  # reported below; gpg sees a short stream
             failure.append(exc)
 

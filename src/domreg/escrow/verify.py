@@ -184,9 +184,11 @@ def verify(
         out.problems.append(f"RDE_INVALID_FILENAME: the deposit type must be full, not {spec.kind}")
     sig = signature or ryde_path.with_suffix(".sig")
     try:
-        with ryde.open_deposit(ryde_path, decryption_key, sig, signing_key, passphrase) as opened:
-            with opened.xml() as fh:
-                found = check_xml(fh, expected_tld=spec.tld)
+        with (
+            ryde.open_deposit(ryde_path, decryption_key, sig, signing_key, passphrase) as opened,
+            opened.xml() as fh,
+        ):
+            found = check_xml(fh, expected_tld=spec.tld)
     except m.DepositError as exc:
         text = str(exc)
         code = "RDE_INVALID_SIGNATURE" if "signature" in text else "RDE_DECRYPTION_FAILED"

@@ -139,7 +139,7 @@ EXCLUSIVE = {
 
 
 def _statuses(conn: Connection) -> Iterator[Finding]:
-    objects = {}
+    objects: dict[str, tuple[str, frozenset[str], set[str]]] = {}
     for table, allowed, name in (
         (t.domains, st.ALL_DOMAIN, t.domains.c.name),
         (t.hosts, st.ALL_HOST, t.hosts.c.name),
