@@ -208,9 +208,13 @@ class Query:
         row = self.first(conn, **params)
         return None if row is None else row[0]
 
-    def stream(self, conn: Connection, batch: int = 5000, **params: Any) -> Iterator[Any]:
+    def stream(
+        self, conn: Connection, batch: int = 5000, raw: bool = False, **params: Any
+    ) -> Iterator[Any]:
         """Every row, fetched `batch` at a time: on PostgreSQL through a server-side (named)
-        cursor, so a result of any size never sits whole in memory (escrow deposits)."""
+        cursor, so a result of any size never sits whole in memory (escrow deposits).
+        `raw`: values as the driver returns them (SQLite: times as ISO strings), without the
+        column types' result processing."""
         dialect = conn.dialect
         c = self._compiled.get(dialect.name) or self._compile(dialect)
         params = {**c.defaults, **params}
@@ -233,12 +237,12 @@ class Query:
                 rows = cursor.fetchmany(batch)
                 if not rows:
                     return
-                if c.results:
-                    for raw in rows:
-                        yield self._row(c, raw)
+                if c.results and not raw:
+                    for values in rows:
+                        yield self._row(c, values)
                 else:
-                    for raw in rows:
-                        yield make(raw)
+                    for values in rows:
+                        yield make(values)
         finally:
             cursor.close()
 
