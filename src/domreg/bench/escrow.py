@@ -16,6 +16,7 @@ time is printed too: the XML generation on its own).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -57,6 +58,11 @@ def add_parser(bench: Any) -> None:
     )
     p.add_argument("--work-dir", help="default: a temporary directory (removed)")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument(
+        "--database-url",
+        help="deposit this existing registry (TLD 'bench', loaded by an earlier run) instead of loading one",
+    )
+    p.add_argument("--no-restore", action="store_true", help="measure the deposit only")
     p.set_defaults(fn=lambda args, cfg: run(args))
 
 
@@ -282,14 +288,20 @@ def run(args: argparse.Namespace) -> int:
             "backend": args.backend,
             "machine_cpus": os.cpu_count(),
         }
-        with _database(args.backend, work, args.pg_url, "source") as url:
-            t0 = time.perf_counter()
-            results["rows"] = load(url, args.domains, now)
-            results["load_s"] = time.perf_counter() - t0
-            print(
-                f"loaded {results['rows']} in {results['load_s']:.1f} s (bulk executemany: the restore's floor)",
-                flush=True,
-            )
+        source = (
+            contextlib.nullcontext(args.database_url)
+            if args.database_url
+            else _database(args.backend, work, args.pg_url, "source")
+        )
+        with source as url:
+            if not args.database_url:
+                t0 = time.perf_counter()
+                results["rows"] = load(url, args.domains, now)
+                results["load_s"] = time.perf_counter() - t0
+                print(
+                    f"loaded {results['rows']} in {results['load_s']:.1f} s (bulk executemany: the restore's floor)",
+                    flush=True,
+                )
             env = dict(os.environ)
             env.update(
                 DOMREG_DATABASE_URL=url,
@@ -372,12 +384,21 @@ def run(args: argparse.Namespace) -> int:
             )
             xml.unlink()
             (work / "floor.gpg").unlink()
+        if args.no_restore or "load_s" not in results:
+            results["deposit_vs_floor"] = results["deposit_s"] / results["floor_gpg_s"]
+            print(
+                f"deposit {results['deposit_s']:.1f} s, floor {results['floor_gpg_s']:.1f} s, "
+                f"ratio {results['deposit_vs_floor']:.2f}; peak RSS {results['deposit_rss'] / 2**20:.0f} MiB"
+            )
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=2))
+            return 0
         with _database(args.backend, work, args.pg_url, "restored") as url2:
             env["DOMREG_DATABASE_URL"] = url2
-            wall, rss, _ = _child(
+            wall, rss, cpu = _child(
                 [*cli, "escrow", "restore", str(ryde_file), "--decryption-key", str(agent_sec)], env
             )
-            results.update(restore_s=wall, restore_rss=rss)
+            results.update(restore_s=wall, restore_cpu_s=cpu, restore_rss=rss)
             print(
                 f"restore: {wall:.1f} s ({cpu:.1f} s CPU), peak RSS {rss / 2**20:.0f} MiB",
                 flush=True,
