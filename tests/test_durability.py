@@ -170,7 +170,8 @@ async def test_sigkill_under_load_loses_no_acknowledged_command(db, database_url
 
 
 async def test_sigterm_lets_a_command_in_flight_finish_and_exits_0(db, database_url, tmp_path):
-    proc, env = _start(database_url, tmp_path)
+    # Counters are flushed hourly here: what they hold afterwards was flushed at shutdown.
+    proc, env = _start(database_url, tmp_path, metrics_flush_interval="3600")
     try:
         tls = client_tls_context(ca_file=str(tmp_path / "tls" / "ca.crt"))
         client = await EppClient.connect("127.0.0.1", int(env["DOMREG_EPP_PORT"]), tls)
@@ -209,4 +210,6 @@ async def test_sigterm_lets_a_command_in_flight_finish_and_exits_0(db, database_
             proc.wait()
     with db.read() as conn:
         names = {r.name for r in conn.execute(select(t.domains.c.name))}
+        counted = {(r.service, r.name): r.count for r in conn.execute(select(t.service_counters))}
     assert "in-flight.test" in names
+    assert counted[("epp", "domain:create")] == 1 and counted[("epp", "login")] == 1

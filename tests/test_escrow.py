@@ -7,7 +7,7 @@ goes on taking commands; BRDA; the daily job with its cursors; status."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -318,3 +318,78 @@ async def test_daily_job_makes_up_missed_days_and_status_shows_the_last(db, popu
     assert last.watermark.date() == today + timedelta(days=3)
     assert last.counts[model.DOMAIN] == 4 and last.size > 0
     assert Path(last.path).exists()
+
+
+def _shift(db: Database, delta: timedelta) -> None:
+    """Every time in the database moved `delta` earlier."""
+    from sqlalchemy import DateTime, and_, update
+
+    with db.write() as conn:
+        for table in t.metadata.sorted_tables:
+            times = [c for c in table.c if isinstance(c.type, DateTime)]
+            keys = list(table.primary_key.columns)
+            if not times or not keys:
+                continue
+            for row in conn.execute(select(*keys, *times)).all():
+                values = {
+                    c.name: row[len(keys) + i] - delta
+                    for i, c in enumerate(times)
+                    if row[len(keys) + i] is not None
+                }
+                if values:
+                    conn.execute(
+                        update(table)
+                        .where(and_(*(k == row[i] for i, k in enumerate(keys))))
+                        .values(values)
+                    )
+
+
+async def test_cli_deposit_status_verify_and_restore(
+    db, populated, clock, cfg, keys, tmp_path, monkeypatch, capsys, database_url
+):
+    from domreg.cli.main import main
+
+    # The command line runs on the wall clock: move the registry's history into the past.
+    _shift(db, clock.now() - datetime.now() + timedelta(days=2))
+    monkeypatch.setenv("DOMREG_DATABASE_URL", database_url)
+    monkeypatch.setenv("DOMREG_DATA_DIR", cfg.data_dir)
+    monkeypatch.setenv("DOMREG_ESCROW_AGENT_KEY", cfg.escrow_agent_key)
+    monkeypatch.setenv("DOMREG_ESCROW_SIGNING_KEY", cfg.escrow_signing_key)
+    day = date.today()
+    assert main(["escrow", "deposit", "test", "--date", day.isoformat()]) == 0
+    ryde_file = Path(cfg.escrow_dir) / f"test_{day}_full_S1_R0.ryde"
+    assert ryde_file.exists() and ryde_file.with_suffix(".sig").exists()
+    assert main(["escrow", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"test_{day}_full_S1_R0.ryde" in out and "Domain=4" in out
+    args = ["--key", str(keys["reg_pub"]), "--decryption-key", str(keys["agent_sec"])]
+    assert main(["escrow", "verify", str(ryde_file), *args]) == 0
+    assert "good signature" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "escrow",
+                "verify",
+                str(ryde_file),
+                "--key",
+                str(keys["agent_pub"]),
+                "--decryption-key",
+                str(keys["agent_sec"]),
+            ]
+        )
+        == 1
+    )
+    assert "RDE_INVALID_SIGNATURE" in capsys.readouterr().err
+    # A deposit date in the future is refused; so is a TLD that does not exist.
+    assert main(["escrow", "deposit", "test", "--date", (day + timedelta(days=2)).isoformat()]) == 1
+    assert "future" in capsys.readouterr().err
+    assert main(["escrow", "deposit", "nope"]) == 1
+    assert "no TLD" in capsys.readouterr().err
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with support.fresh_database(backend, tmp_path) as url:
+        monkeypatch.setenv("DOMREG_DATABASE_URL", url)
+        assert main(["escrow", "restore", str(ryde_file), *args]) == 0
+        out = capsys.readouterr().out
+        assert "ClientX" in out and "rdeDomain-1.0" in out
+        assert main(["escrow", "restore", str(ryde_file), *args]) == 1  # not empty any more
+        assert "not empty" in capsys.readouterr().err
