@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -262,10 +263,14 @@ def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
     return wall, int(usage.ru_maxrss) * 1024, usage.ru_utime + usage.ru_stime
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall, CPU seconds) of running `cmd`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,9 +300,10 @@ def run(args: argparse.Namespace) -> int:
         )
         with source as url:
             if not args.database_url:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 results["rows"] = load(url, args.domains, now)
                 results["load_s"] = time.perf_counter() - t0
+                results["load_cpu_s"] = time.process_time() - c0
                 print(
                     f"loaded {results['rows']} in {results['load_s']:.1f} s (bulk executemany: the restore's floor)",
                     flush=True,
@@ -329,9 +335,10 @@ def run(args: argparse.Namespace) -> int:
             # The XML on its own, then the floor: gpg alone on it.
             db = Database(url, pool_size=2)
             xml = work / "floor.xml"
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             deposit.write_xml(db, spec, xml)
             results["xml_s"] = time.perf_counter() - t0
+            results["xml_cpu_s"] = time.process_time() - c0
             db.close()
             results["xml_bytes"] = xml.stat().st_size
             home = work / "floor-home"
@@ -350,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
             subprocess.run(
                 [*gpg, "--import", str(agent_pub), str(reg_sec)], check=True, capture_output=True
             )
-            enc = _timed(
+            enc, enc_cpu = _timed(
                 [
                     *gpg,
                     "--trust-model",
@@ -365,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
                     str(xml),
                 ]
             )
-            sig = _timed(
+            sig, sig_cpu = _timed(
                 [
                     *gpg,
                     "--local-user",
@@ -377,9 +384,9 @@ def run(args: argparse.Namespace) -> int:
                     str(work / "floor.gpg"),
                 ]
             )
-            results.update(floor_gpg_s=enc + sig)
+            results.update(floor_gpg_s=enc + sig, floor_gpg_cpu_s=enc_cpu + sig_cpu)
             print(
-                f"  XML alone {results['xml_s']:.1f} s ({results['xml_bytes'] / 2**20:.0f} MiB); floor gpg encrypt+sign of it: {enc + sig:.1f} s",
+                f"  XML alone {results['xml_s']:.1f} s ({results['xml_bytes'] / 2**20:.0f} MiB); floor gpg encrypt+sign of it: {enc + sig:.1f} s ({enc_cpu + sig_cpu:.1f} s CPU)",
                 flush=True,
             )
             xml.unlink()
@@ -403,17 +410,21 @@ def run(args: argparse.Namespace) -> int:
                 f"restore: {wall:.1f} s ({cpu:.1f} s CPU), peak RSS {rss / 2**20:.0f} MiB",
                 flush=True,
             )
-        results["deposit_vs_floor"] = results["deposit_s"] / results["floor_gpg_s"]
-        results["restore_vs_floor"] = results["restore_s"] / results["load_s"]
+        r = results
+        r["deposit_vs_floor"] = r["deposit_s"] / r["floor_gpg_s"]
+        r["deposit_cpu_vs_floor"] = r["deposit_cpu_s"] / r["floor_gpg_cpu_s"]
+        r["restore_vs_floor"] = r["restore_s"] / r["load_s"]
         print()
-        print(f"{'':<10}{'time':>9}{'peak RSS':>12}{'floor':>9}{'ratio':>7}  target")
+        print(f"{'':<9}{'wall':>9}{'CPU':>9}{'peak RSS':>10}  floor wall / CPU   ratio wall / CPU")
+        for what, floor in (("deposit", "floor_gpg"), ("restore", "load")):
+            print(
+                f"{what:<9}{r[what + '_s']:>8.1f}s{r[what + '_cpu_s']:>8.1f}s"
+                f"{r[what + '_rss'] / 2**20:>7.0f}MiB  {r[floor + '_s']:>7.1f}s / {r[floor + '_cpu_s']:.1f}s"
+                f"   {r[what + '_s'] / r[floor + '_s']:.2f} / {r[what + '_cpu_s'] / r[floor + '_cpu_s']:.2f}"
+            )
         print(
-            f"{'deposit':<10}{results['deposit_s']:>8.1f}s{results['deposit_rss'] / 2**20:>9.0f}MiB{results['floor_gpg_s']:>8.1f}s{results['deposit_vs_floor']:>7.2f}  <= {TARGET_DEPOSIT_S:.0f} s, < 1 GiB: "
-            f"{'met' if results['deposit_s'] <= TARGET_DEPOSIT_S and results['deposit_rss'] < TARGET_DEPOSIT_RSS else 'MISSED'}"
-        )
-        print(
-            f"{'restore':<10}{results['restore_s']:>8.1f}s{results['restore_rss'] / 2**20:>9.0f}MiB{results['load_s']:>8.1f}s{results['restore_vs_floor']:>7.2f}  <= {TARGET_RESTORE_S:.0f} s: "
-            f"{'met' if results['restore_s'] <= TARGET_RESTORE_S else 'MISSED'}"
+            f"targets: deposit <= {TARGET_DEPOSIT_S:.0f} s and < 1 GiB, restore <= {TARGET_RESTORE_S:.0f} s "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall time includes waiting for a CPU)"
         )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
