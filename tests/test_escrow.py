@@ -238,6 +238,17 @@ async def test_verify_finds_count_and_reference_errors(db, populated, clock):
     assert "RDE_DOMAIN_HAS_MISSING_CONTACT: cx2" in problems
     problems = verify.check_xml(io.BytesIO(raw), "example").problems
     assert any(p.startswith("RDE_DOMAIN_HAS_INVALID_NAME") for p in problems)
+    bad = raw.replace(b"cx1@example.com", b"cx1-at-example.com").replace(
+        b"<contact:cc>FR<", b"<contact:cc>fr<"
+    )
+    bad = bad.replace(
+        b'<rdeHost:addr ip="v4">192.0.2.1</rdeHost:addr><rdeHost:addr ip="v6">2001:db8::1</rdeHost:addr>',
+        b"",
+    )
+    problems = verify.check_xml(io.BytesIO(bad), "test").problems
+    assert "RDE_CONTACT_HAS_INVALID_EMAIL: cx1: cx1-at-example.com" in problems
+    assert "RDE_CONTACT_HAS_INVALID_CC: cy1: fr" in problems
+    assert "RDE_HOST_HAS_MISSING_IP_ADDRESS: ns1.alpha.test" in problems
     broken = raw.replace(b"<rdeDomain:roid>", b"<rdeDomain:roidx>", 1)
     problems = verify.check_xml(io.BytesIO(broken), "test").problems
     assert problems and problems[0].startswith("RDE_SCHEMA_VALIDATION_ERROR")

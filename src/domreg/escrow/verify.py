@@ -11,6 +11,7 @@ Problems are reported with RST's error codes.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,10 @@ from typing import IO
 
 from domreg.escrow import model as m
 from domreg.escrow import parse, reader, ryde
+
+#: ISO 3166 alpha-2 shape (the code list itself is not shipped) and an addr-spec's shape.
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 #: Extensions the EPP parameters must name (RST rde-13).
 REQUIRED_EXTENSIONS = ("urn:ietf:params:xml:ns:secDNS-1.1", "urn:ietf:params:xml:ns:rgp-1.0")
@@ -88,10 +93,21 @@ def check_xml(fh: IO[bytes], expected_tld: str | None = None) -> Verified:
                 types = [p["type"] for p in obj["postal"]]
                 if len(types) != len(set(types)):
                     problems.append(f"RDE_CONTACT_HAS_MULTIPLE_POSTALINFO_TYPES: {obj['id']}")
+                for p in obj["postal"]:
+                    if not _COUNTRY.fullmatch(p["cc"] or ""):
+                        problems.append(f"RDE_CONTACT_HAS_INVALID_CC: {obj['id']}: {p['cc']}")
+                if not _EMAIL.fullmatch(obj["email"] or ""):
+                    problems.append(f"RDE_CONTACT_HAS_INVALID_EMAIL: {obj['id']}: {obj['email']}")
             elif kind == "host":
                 if obj["name"] in hosts:
                     problems.append(f"RDE_HOST_HAS_NON_UNIQUE_NAME: {obj['name']}")
                 hosts.add(obj["name"])
+                if (
+                    expected_tld
+                    and obj["name"].endswith("." + expected_tld)
+                    and not obj["addresses"]
+                ):
+                    problems.append(f"RDE_HOST_HAS_MISSING_IP_ADDRESS: {obj['name']}")
             else:
                 name = obj["name"]
                 if name in names:
