@@ -150,6 +150,8 @@ TABLES = [
     t.trademark_claims,
     t.tld_phases,
     t.tld_dns,
+    t.service_counters,
+    t.escrow_deposits,
 ]
 
 

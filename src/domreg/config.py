@@ -70,6 +70,19 @@ class Config:
     dns_tsig_file: str = ""  # default: <data_dir>/dns/tsig.key ("name algorithm secret")
     dns_poll_interval: float = 0.1  # seconds between looks at the outbox
     dns_reload_command: str = ""  # dns_mode "files": run after each write; {zone} and {file}
+    # Escrow (RFC 8909/9022, RyDE): where deposits go (default <data_dir>/escrow), the escrow
+    # agent's OpenPGP public key file and the registry's secret signing key file (.asc), the
+    # signing key's passphrase; daily diffs and BRDA besides the full deposit (0/1); seconds
+    # between checks for a due deposit in `domreg serve` (0: none).
+    escrow_dir: str = ""
+    escrow_agent_key: str = ""
+    escrow_signing_key: str = ""
+    escrow_signing_passphrase: str = ""
+    escrow_diffs: int = 0
+    escrow_brda: int = 0
+    escrow_interval: float = 300.0
+    # Seconds between flushes of the query counters (metrics.py) to `service_counters`.
+    metrics_flush_interval: float = 5.0
 
     def __post_init__(self) -> None:
         self.fill_defaults()
@@ -82,6 +95,8 @@ class Config:
             self.epp_cert = str(data / "tls" / "server.crt")
         if not self.epp_key:
             self.epp_key = str(data / "tls" / "server.key")
+        if not self.escrow_dir:
+            self.escrow_dir = str(data / "escrow")
         if not self.epp_client_ca:
             self.epp_client_ca = str(data / "tls" / "ca.crt")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvloop
 
+from domreg import metrics
 from domreg.clock import Clock
 from domreg.config import Config
 from domreg.dns.service import DnsService
@@ -25,6 +26,7 @@ from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
 from domreg.http.app import HttpContext, HttpServer, build_app
+from domreg.jobs.escrow import EscrowJob
 from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
 from domreg.whois import server as whois_server
@@ -64,6 +66,15 @@ async def run(
         scheduler.start()
     if dns is not None:
         dns.start()
+    flusher = metrics.Flusher(db, cfg.metrics_flush_interval)
+    flusher.start()
+    escrow_job = (
+        EscrowJob(db, cfg, clock)
+        if scheduler is not None and cfg.escrow_interval > 0 and cfg.escrow_agent_key
+        else None
+    )
+    if escrow_job is not None:
+        escrow_job.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,13 +83,18 @@ async def run(
         ready.set()
     await stop.wait()
     log.info("shutting down (pid %d)", os.getpid())
-    if scheduler is not None:
-        await scheduler.stop()
-    if dns is not None:
-        await dns.close()
+    # Stop accepting; commands in flight finish and are answered; then jobs, publishers
+    # (DNS sends what the last commands changed), counters.
+    await epp.shutdown(grace=10.0)
     await http.close()
     await whois.close()
-    await epp.close()
+    if scheduler is not None:
+        await scheduler.stop()
+    if escrow_job is not None:
+        await escrow_job.stop()
+    if dns is not None:
+        await dns.close()
+    await flusher.stop()
     db.close()
 
 

@@ -258,6 +258,12 @@ def build_parser() -> Parser:
 
     add_zone(sub)  # zone publish|export|ds|status|set
 
+    from domreg.cli import escrow, ops, report
+
+    escrow.add_parser(sub)  # escrow deposit|status|verify|restore
+    report.add_parser(sub)  # report monthly TLD --month YYYY-MM
+    ops.add_parser(sub)  # check; backup FILE; restore FILE
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)
@@ -282,6 +288,10 @@ def build_parser() -> Parser:
     from domreg.bench.dns import add_parser as add_bench_dns
 
     add_bench_dns(bench)  # bench dns: zone build beside kzonecheck, EPP-to-DNS latency
+
+    from domreg.bench.escrow import add_parser as add_bench_escrow
+
+    add_bench_escrow(bench)  # bench escrow
     return p
 
 

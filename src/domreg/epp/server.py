@@ -63,6 +63,8 @@ class EppServer:
         self.limits = limits or Limits()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._by_task: dict[asyncio.Task[None], Connection] = {}
+        self.stopping = False
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()
@@ -81,6 +83,21 @@ class EppServer:
     def ports(self) -> list[int]:
         assert self._server is not None
         return [s.getsockname()[1] for s in self._server.sockets]
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop accepting; let every command in flight finish and its answer go out (at most
+        `grace` seconds), closing each connection after it; close idle ones at once."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for task, conn in list(self._by_task.items()):
+            if not conn.busy:
+                task.cancel()
+        if self._connections:
+            _, pending = await asyncio.wait(list(self._connections), timeout=grace)
+            for task in pending:
+                task.cancel()
+        await self.close()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -115,6 +132,7 @@ class Connection(asyncio.Protocol):
         self._paused_reading = False
         self._paused_writing = False
         self._closed = False  # the peer closed its side, or the connection is gone
+        self.busy = False  # answering a command
         self._lost: Exception | None = None
 
     # ---------------------------------------------------------------- transport callbacks
@@ -123,6 +141,7 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.task = self.loop.create_task(self._run())
         self.server._connections.add(self.task)
+        self.server._by_task[self.task] = self
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -172,6 +191,7 @@ class Connection(asyncio.Protocol):
         finally:
             if task is not None:
                 self.server._connections.discard(task)
+                self.server._by_task.pop(task, None)
             if self.transport is not None:
                 self.transport.close()
 
@@ -191,10 +211,12 @@ class Connection(asyncio.Protocol):
             data = await self._next_frame()
             if data is None:
                 return
+            self.busy = True  # a shutdown lets this command finish and its answer go out
             response, close = await session.handle(data)
             transport.write(frame(response))
             await self._drain()
-            if close:
+            self.busy = False
+            if close or self.server.stopping:
                 return
 
     async def _next_frame(self) -> bytes | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from domreg import metrics
 from domreg.clock import Clock
 from domreg.epp import codec, extensions, render
 from domreg.epp import namespaces as ns
@@ -166,6 +167,22 @@ HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 
+def command_name(cmd: Any) -> str:
+    """The name an EPP command is counted under (`metrics`): "domain:info",
+    "domain:transfer-request", "domain:rgp-restore-request", "login", "poll:req"..."""
+    if isinstance(cmd, codec.ObjectCmd):
+        if cmd.verb == "transfer":
+            return f"{cmd.object}:transfer-{getattr(cmd.data, 'op', '')}"
+        if isinstance(cmd.data, rgp.DomainRestore):
+            return f"domain:rgp-restore-{cmd.data.op or 'request'}"
+        return f"{cmd.object}:{cmd.verb}"
+    if isinstance(cmd, codec.PollCmd):
+        return f"poll:{cmd.op}"
+    if isinstance(cmd, codec.LoginCmd):
+        return "login"
+    return "logout" if isinstance(cmd, codec.LogoutCmd) else "hello"
+
+
 def _internal(svtrid: str) -> str:
     return f"Command failed: internal error, logged as {svtrid}"
 
@@ -197,6 +214,8 @@ class Session:
             log.exception("frame could not be parsed: svTRID %s", svtrid)
             return render.response(Result.COMMAND_FAILED, svtrid, msg=_internal(svtrid)), False
         cmd = frame.command
+        clid = self.actor.clid if self.actor else None
+        metrics.epp_command(command_name(cmd), clid, self.registry.clock.now())
         try:
             if isinstance(cmd, codec.Hello):
                 return self.registry.greeting(), False

@@ -115,6 +115,9 @@ class _Compiled:
     row: Any  # named tuple class of the result columns, None for no rows
 
 
+_cursors = 0  # names of server-side cursors (`Query.stream`)
+
+
 class Query:
     """A fixed statement, compiled once per dialect and run on the DBAPI cursor directly.
 
@@ -204,6 +207,44 @@ class Query:
         """The first column of the first row, or None."""
         row = self.first(conn, **params)
         return None if row is None else row[0]
+
+    def stream(
+        self, conn: Connection, batch: int = 5000, raw: bool = False, **params: Any
+    ) -> Iterator[Any]:
+        """Every row, fetched `batch` at a time: on PostgreSQL through a server-side (named)
+        cursor, so a result of any size never sits whole in memory (escrow deposits).
+        `raw`: values as the driver returns them (SQLite: times as ISO strings), without the
+        column types' result processing."""
+        dialect = conn.dialect
+        c = self._compiled.get(dialect.name) or self._compile(dialect)
+        params = {**c.defaults, **params}
+        for name, processor in c.binds:
+            if name in params:
+                params[name] = processor(params[name])
+        args: Any = params if c.positions is None else [params[n] for n in c.positions]
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        if dialect.name == "postgresql":
+            global _cursors
+            _cursors += 1
+            cursor = dbapi_conn.cursor(name=f"domreg_stream_{_cursors}")
+            cursor.itersize = batch
+        else:
+            cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(c.sql, args)
+            make = c.row._make
+            while True:
+                rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                if c.results and not raw:
+                    for values in rows:
+                        yield self._row(c, values)
+                else:
+                    for values in rows:
+                        yield make(values)
+        finally:
+            cursor.close()
 
     def execute(self, conn: Connection, **params: Any) -> int:
         """Run a statement that returns no rows; returns the number of rows it changed."""

@@ -480,3 +480,35 @@ tld_dns = Table(
     Column("last_error", Text, nullable=True),
     Column("error_at", DateTime, nullable=True),
 )
+
+# ---------------------------------------------------------------- escrow, reports (issue 7)
+
+#: Counts of queries that leave no history row (EPP check/info/poll/login..., RDAP and WHOIS
+#: lookups), per UTC day: `metrics.py` keeps them in memory and adds them here every few
+#: seconds. The monthly activity report reads them.
+service_counters = Table(
+    "service_counters",
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("service", String(16), primary_key=True),  # epp, rdap, whois, zfa...
+    Column("name", String(64), primary_key=True),  # e.g. domain:check, login, lookup
+    Column("count", BigInteger, nullable=False, server_default="0"),
+)
+
+#: Escrow deposits made (RFC 8909): what `domreg escrow status` shows; the "escrow-<tld>"
+#: cursors record the last watermark deposited.
+escrow_deposits = Table(
+    "escrow_deposits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("deposit_id", String(13), nullable=False),
+    Column("tld", String(63), nullable=False),
+    Column("kind", String(8), nullable=False),  # FULL, DIFF, BRDA
+    Column("watermark", DateTime, nullable=False),
+    Column("resend", Integer, nullable=False, server_default="0"),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("counts", Text, nullable=False),  # JSON: object URI -> count
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_escrow_deposits_tld", "tld", "watermark"),
+)

@@ -1,0 +1,219 @@
+"""Deposit elements back into the deposit model (the dicts `source` produces and `writer`
+renders): the inverse of `writer`, used by `restore` and `verify`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domreg.escrow import model as m
+from domreg.escrow.writer import CC, SEC, C, D, H, R
+
+KIND = {
+    "{" + m.DOMAIN + "}domain": "domain",
+    "{" + m.HOST + "}host": "host",
+    "{" + m.CONTACT + "}contact": "contact",
+    "{" + m.REGISTRAR + "}registrar": "registrar",
+    "{" + m.EPP_PARAMS + "}eppParams": "eppParams",
+    "{" + m.POLICY + "}policy": "policy",
+}
+URI = {
+    "domain": m.DOMAIN,
+    "host": m.HOST,
+    "contact": m.CONTACT,
+    "registrar": m.REGISTRAR,
+    "eppParams": m.EPP_PARAMS,
+    "policy": m.POLICY,
+}
+
+
+def _t(el: Any, tag: str) -> str | None:
+    found = el.find(tag)
+    return None if found is None or found.text is None else found.text.strip()
+
+
+class _Kids:
+    """The children of an element by tag, read in one pass (find() per field costs more)."""
+
+    __slots__ = ("all", "first")
+
+    def __init__(self, el: Any) -> None:
+        self.all: dict[str, list[Any]] = {}
+        self.first: dict[str, Any] = {}
+        for child in el:
+            tag = child.tag
+            if tag in self.first:
+                self.all[tag].append(child)
+            else:
+                self.first[tag] = child
+                self.all[tag] = [child]
+
+    def text(self, tag: str) -> str | None:
+        found = self.first.get(tag)
+        return None if found is None or found.text is None else found.text.strip()
+
+    def time(self, tag: str) -> Any:
+        text = self.text(tag)
+        return None if text is None else m.parse_time(text)
+
+    def each(self, tag: str) -> list[Any]:
+        return self.all.get(tag, [])
+
+
+def _time(el: Any, tag: str) -> Any:
+    text = _t(el, tag)
+    return None if text is None else m.parse_time(text)
+
+
+def _statuses(el: Any, tag: str) -> list[tuple[str, str | None, str | None]]:
+    return [(s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in el.iter(tag)]
+
+
+def _trn(el: Any, prefix: str) -> dict[str, Any] | None:
+    trn = el.find(prefix + "trnData")
+    if trn is None:
+        return None
+    return {
+        "status": _t(trn, prefix + "trStatus"),
+        "gaining": _t(trn, prefix + "reRr"),
+        "requested_at": _time(trn, prefix + "reDate"),
+        "losing": _t(trn, prefix + "acRr"),
+        "action_at": _time(trn, prefix + "acDate"),
+        "expires_at": _time(trn, prefix + "exDate"),
+    }
+
+
+def domain(el: Any) -> dict[str, Any]:
+    ns = el.find(D + "ns")
+    ds = []
+    sec = el.find(D + "secDNS")
+    if sec is not None:
+        for d in sec.iter(SEC + "dsData"):
+            key = d.find(SEC + "keyData")
+            ds.append(
+                (
+                    int(_t(d, SEC + "keyTag") or 0),
+                    int(_t(d, SEC + "alg") or 0),
+                    int(_t(d, SEC + "digestType") or 0),
+                    _t(d, SEC + "digest"),
+                    *(
+                        (
+                            int(_t(key, SEC + "flags") or 0),
+                            int(_t(key, SEC + "protocol") or 0),
+                            int(_t(key, SEC + "alg") or 0),
+                            _t(key, SEC + "pubKey"),
+                        )
+                        if key is not None
+                        else (None, None, None, None)
+                    ),
+                )
+            )
+    k = _Kids(el)
+    ns = k.first.get(D + "ns")
+    return {
+        "name": k.text(D + "name"),
+        "roid": k.text(D + "roid"),
+        "statuses": [
+            (s.get("s"), s.get("lang"), (s.text or "").strip() or None)
+            for s in k.each(D + "status")
+        ],
+        "rgp": [r.get("s") for r in k.each(D + "rgpStatus")],
+        "registrant": k.text(D + "registrant"),
+        "contacts": [(c.get("type"), (c.text or "").strip()) for c in k.each(D + "contact")],
+        "ns": [] if ns is None else [(h.text or "").strip() for h in ns],
+        "sponsor": k.text(D + "clID"),
+        "creator": k.text(D + "crRr"),
+        "created_at": k.time(D + "crDate"),
+        "expires_at": k.time(D + "exDate"),
+        "updater": k.text(D + "upRr"),
+        "updated_at": k.time(D + "upDate"),
+        "transferred_at": k.time(D + "trDate"),
+        "ds": ds,
+        "trn": _trn(el, D) if D + "trnData" in k.first else None,
+    }
+
+
+def host(el: Any) -> dict[str, Any]:
+    return {
+        "name": _t(el, H + "name"),
+        "roid": _t(el, H + "roid"),
+        "statuses": _statuses(el, H + "status"),
+        "addresses": [((a.text or "").strip(), a.get("ip", "v4")) for a in el.iter(H + "addr")],
+        "sponsor": _t(el, H + "clID"),
+        "creator": _t(el, H + "crRr"),
+        "created_at": _time(el, H + "crDate"),
+        "updater": _t(el, H + "upRr"),
+        "updated_at": _time(el, H + "upDate"),
+        "transferred_at": _time(el, H + "trDate"),
+    }
+
+
+def _phone(el: Any, tag: str) -> tuple[str | None, str | None]:
+    found = el.find(tag)
+    if found is None:
+        return None, None
+    return (found.text or "").strip() or None, found.get("x")
+
+
+def contact(el: Any) -> dict[str, Any]:
+    postal = []
+    for p in el.iter(C + "postalInfo"):
+        addr = p.find(CC + "addr")
+        postal.append(
+            {
+                "type": p.get("type"),
+                "name": _t(p, CC + "name"),
+                "org": _t(p, CC + "org"),
+                "street": []
+                if addr is None
+                else [(s.text or "") for s in addr.iter(CC + "street")],
+                "city": None if addr is None else _t(addr, CC + "city"),
+                "sp": None if addr is None else _t(addr, CC + "sp"),
+                "pc": None if addr is None else _t(addr, CC + "pc"),
+                "cc": None if addr is None else _t(addr, CC + "cc"),
+            }
+        )
+    voice, voice_ext = _phone(el, C + "voice")
+    fax, fax_ext = _phone(el, C + "fax")
+    disclose = None
+    d = el.find(C + "disclose")
+    if d is not None:
+        fields = []
+        for child in d:
+            local = child.tag.split("}", 1)[1]
+            fields.append(f"{local}_{child.get('type')}" if child.get("type") else local)
+        disclose = {"flag": 1 if d.get("flag") in ("1", "true") else 0, "fields": sorted(fields)}
+    return {
+        "id": _t(el, C + "id"),
+        "roid": _t(el, C + "roid"),
+        "statuses": _statuses(el, C + "status"),
+        "postal": postal,
+        "voice": voice,
+        "voice_ext": voice_ext,
+        "fax": fax,
+        "fax_ext": fax_ext,
+        "email": _t(el, C + "email"),
+        "sponsor": _t(el, C + "clID"),
+        "creator": _t(el, C + "crRr"),
+        "created_at": _time(el, C + "crDate"),
+        "updater": _t(el, C + "upRr"),
+        "updated_at": _time(el, C + "upDate"),
+        "transferred_at": _time(el, C + "trDate"),
+        "trn": _trn(el, C),
+        "disclose": disclose,
+    }
+
+
+def registrar(el: Any) -> dict[str, Any]:
+    gurid = _t(el, R + "gurid")
+    return {
+        "clid": _t(el, R + "id"),
+        "name": _t(el, R + "name"),
+        "iana_id": int(gurid) if gurid else None,
+        "status": _t(el, R + "status"),
+        "email": _t(el, R + "email"),
+        "created_at": _time(el, R + "crDate"),
+        "updated_at": _time(el, R + "upDate"),
+    }
+
+
+PARSERS = {"domain": domain, "host": host, "contact": contact, "registrar": registrar}

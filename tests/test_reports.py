@@ -1,0 +1,191 @@
+"""ICANN's monthly reports: a month of known activity over EPP (creates of several terms, a
+failed create, renews, a delete inside and one outside the add grace period, a restore, an
+approved and a rejected transfer, queries), plus RDAP and WHOIS counts through the metrics API;
+every column of both reports is checked, and the CSV files are written as ICANN reads them."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+
+import pytest
+
+from domreg import metrics
+from domreg.clock import FixedClock
+from domreg.reports import monthly
+from domreg.store import schema as t
+from tests import support
+from tests.registry_data import RGP, D, delete, domain, host, login, ok, renew, transfer, update
+
+MONTH_START = datetime(2027, 5, 1)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONTH_START + timedelta(days=1, hours=9))
+
+
+def _restore(op: str, report: str = "") -> str:
+    return f'<rgp:update {RGP}><rgp:restore op="{op}">{report}</rgp:restore></rgp:update>'
+
+
+def _report(deleted: datetime, now: datetime) -> str:
+    return (
+        "<rgp:report><rgp:preData>before</rgp:preData><rgp:postData>after</rgp:postData>"
+        f"<rgp:delTime>{deleted:%Y-%m-%dT%H:%M:%S}Z</rgp:delTime><rgp:resTime>{now:%Y-%m-%dT%H:%M:%S}Z</rgp:resTime>"
+        "<rgp:resReason>Registrant error.</rgp:resReason><rgp:statement>one</rgp:statement>"
+        "<rgp:statement>two</rgp:statement></rgp:report>"
+    )
+
+
+async def _exp(client, name: str) -> str:
+    reply = await ok(
+        client, f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"
+    )
+    return reply.findtext(".//domain:exDate")[:10]
+
+
+async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, tmp_path):
+    with db.write() as conn:
+        for iana_id, clid in ((1001, "ClientX"), (1002, "ClientY"), (1003, "ClientZ")):
+            conn.execute(
+                t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id)
+            )
+    metrics.COUNTERS.take()  # counts of earlier tests in this process belong to their days
+    x = await connect()
+    await login(x, "ClientX", support.PASSWORDS["ClientX"])
+    y = await connect()
+    await login(y, "ClientY", support.PASSWORDS["ClientY"])
+    # Day 2: creates of 1, 2, 1 and 10 years by X (one name taken: a failed attempt), 1 by Y.
+    await ok(x, domain("a1.test", 1))
+    await ok(x, domain("a2.test", 2))
+    await ok(x, domain("a3.test", 1))
+    await ok(x, domain("a4.test", 10))
+    await ok(x, domain("a1.test", 1), codes=(2302,))
+    await ok(y, domain("b1.test", 1))
+    await ok(x, host("ns1.a4.test", ("192.0.2.7", "v4")))
+    await ok(x, delete("a3.test"))  # inside the add grace period: refunded, purged
+    await ok(
+        x, f"<check><domain:check {D}><domain:name>zz.test</domain:name></domain:check></check>"
+    )
+    await ok(
+        y,
+        f"<check><domain:check {D}><domain:name>zz.test</domain:name><domain:name>a1.test</domain:name></domain:check></check>",
+    )
+    await ok(y, f"<info><domain:info {D}><domain:name>a1.test</domain:name></domain:info></info>")
+    # Day 12: renews (3 years of a1, 1 year of a2), then a2 deleted in its renew grace period.
+    clock.advance(timedelta(days=10))
+    await ok(x, renew("a1.test", await _exp(x, "a1.test"), 3))
+    await ok(x, renew("a2.test", await _exp(x, "a2.test"), 1))
+    deleted_at = clock.now()
+    await ok(x, delete("a2.test"))  # outside the add grace period: redemption (1001)
+    # Day 13: a2 restored (request and report).
+    clock.advance(timedelta(days=1))
+    await ok(x, update("a2.test", "<domain:chg/>"), extension=_restore("request"))
+    await ok(
+        x,
+        update("a2.test", "<domain:chg/>"),
+        extension=_restore("report", _report(deleted_at, clock.now())),
+    )
+    # Day 14: Y takes a1 (X approves) and asks for a4 (X rejects).
+    clock.advance(timedelta(days=1))
+    await ok(y, transfer("request", "a1.test"))
+    await ok(x, transfer("approve", "a1.test", None))
+    await ok(y, transfer("request", "a4.test"))
+    await ok(x, transfer("reject", "a4.test", None))
+    # Queries other services count through the metrics API (RDAP and WHOIS call it so).
+    for name in ("domain", "domain", "entity"):
+        metrics.count("rdap", name, clock.now())
+    metrics.count("whois", "port43", clock.now())
+    metrics.count("whois", "web", clock.now())
+    metrics.count("rdap", "domain", MONTH_START - timedelta(days=1))  # another month
+    metrics.flush(db)
+
+    with db.read() as conn:
+        rows = {r["registrar-name"]: r for r in monthly.transactions(conn, "test", "2027-05")}
+        activity = monthly.activity(conn, "test", "2027-05")
+    zero = {c: 0 for c in monthly.TRANSACTION_COLUMNS[2:]}
+    expected_x = {
+        **zero,
+        "registrar-name": "ClientX Inc.",
+        "iana-id": 1001,
+        "total-domains": 2,  # a2 (restored) and a4; a1 went to Y, a3 was purged
+        "total-nameservers": 1,  # ns1.a4.test
+        "net-adds-1-yr": 1,  # a1 (a3 was deleted in its add grace period)
+        "net-adds-2-yr": 1,  # a2
+        "net-adds-10-yr": 1,  # a4
+        "net-renews-3-yr": 1,  # a1; a2's 1-year renew was refunded by its delete
+        "transfer-losing-successful": 1,  # a1
+        "transfer-losing-nacked": 1,  # a4
+        "deleted-domains-grace": 1,  # a3
+        "deleted-domains-nograce": 1,  # a2
+        "restored-domains": 1,  # a2
+        "attempted-adds": 5,  # a1, a2, a3, a4 and the failed a1
+    }
+    expected_y = {
+        **zero,
+        "registrar-name": "ClientY Inc.",
+        "iana-id": 1002,
+        "total-domains": 2,  # b1 and a1
+        "net-adds-1-yr": 1,  # b1
+        "transfer-gaining-successful": 1,
+        "transfer-gaining-nacked": 1,
+        "attempted-adds": 1,
+    }
+    expected_z = {**zero, "registrar-name": "ClientZ Inc.", "iana-id": 1003}
+    assert rows["ClientX Inc."] == expected_x
+    assert rows["ClientY Inc."] == expected_y
+    assert rows["ClientZ Inc."] == expected_z
+    totals = {c: expected_x[c] + expected_y[c] for c in zero}
+    assert rows["Totals"] == {"registrar-name": "Totals", "iana-id": "", **totals}
+
+    srs = {c: 0 for c in monthly.SRS}
+    srs.update(
+        {
+            "srs-dom-check": 2,
+            "srs-dom-create": 6,
+            "srs-dom-delete": 2,
+            "srs-dom-info": 1 + 2,  # Y's info, and two exDate lookups by X
+            "srs-dom-renew": 2,
+            "srs-dom-rgp-restore-request": 1,
+            "srs-dom-rgp-restore-report": 1,
+            "srs-dom-transfer-request": 2,
+            "srs-dom-transfer-approve": 1,
+            "srs-dom-transfer-reject": 1,
+            "srs-host-create": 1,
+        }
+    )
+    assert activity == {
+        "operational-registrars": 3,
+        "zfa-passwords": 0,
+        "whois-43-queries": 1,
+        "web-whois-queries": 1,
+        "searchable-whois-queries": 0,
+        "dns-udp-queries-received": 0,
+        "dns-udp-queries-responded": 0,
+        "dns-tcp-queries-received": 0,
+        "dns-tcp-queries-responded": 0,
+        **srs,
+        "rdap-queries": 3,
+    }
+    # The CSV files: ICANN's column order, one row per registrar plus Totals; one activity row.
+    with db.read() as conn:
+        tx, act = monthly.write(conn, "test", "2027-05", tmp_path)
+    assert tx.name == "test-transactions-202705.csv" and act.name == "test-activity-202705.csv"
+    with tx.open(newline="") as fh:
+        table = list(csv.reader(fh))
+    assert table[0] == monthly.TRANSACTION_COLUMNS
+    assert [r[0] for r in table[1:]] == ["ClientX Inc.", "ClientY Inc.", "ClientZ Inc.", "Totals"]
+    assert table[1] == [str(expected_x[c]) for c in monthly.TRANSACTION_COLUMNS]
+    with act.open(newline="") as fh:
+        table = list(csv.reader(fh))
+    assert table[0] == monthly.ACTIVITY_COLUMNS and len(table) == 2
+    assert dict(zip(table[0], table[1], strict=True))["rdap-queries"] == "3"
+
+
+def test_a_bad_month_or_tld_is_a_clear_error(db):
+    with db.read() as conn:
+        with pytest.raises(monthly.ReportError, match="invalid month"):
+            monthly.transactions(conn, "test", "2027-13")
+        with pytest.raises(monthly.ReportError, match="no TLD"):
+            monthly.activity(conn, "nope", "2027-05")
