@@ -7,7 +7,6 @@ first, which resets what Knot serves to that database."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import dns.dnssec
 import dns.name
@@ -148,7 +147,9 @@ async def test_epp_create_publishes_delegation_glue_and_ds(connect, db, knot, pu
     assert ask(knot, "gamma.test", "NS").rcode() == dns.rcode.NXDOMAIN
 
 
-async def test_epp_updates_of_ns_ds_and_holds_change_the_answer(connect, db, knot, publisher):
+async def test_epp_updates_of_ns_ds_and_holds_change_the_answer(
+    connect, db, knot, publisher, tmp_path
+):
     client = await registrar(connect)
     await world(client)
     await settle(publisher)
@@ -189,7 +190,7 @@ async def test_epp_updates_of_ns_ds_and_holds_change_the_answer(connect, db, kno
         )
     await settle(publisher)
     assert ask(knot, "beta.test", "DS").rcode() == dns.rcode.NXDOMAIN
-    served_equals_full_build(db, knot, "test", Path(db.url.split("///")[-1]).parent)
+    served_equals_full_build(db, knot, "test", tmp_path)
 
 
 async def test_delete_into_redemption_and_restore(connect, db, knot, publisher):
@@ -220,7 +221,7 @@ async def test_delete_into_redemption_and_restore(connect, db, knot, publisher):
     assert ask(knot, "gone.test", "NS").rcode() == dns.rcode.NXDOMAIN
 
 
-async def test_narrow_glue_and_idn_names(connect, db, knot, publisher):
+async def test_narrow_glue_and_idn_names(connect, db, knot, publisher, tmp_path):
     client = await registrar(connect)
     await ok(client, create("gamma.test"))
     await ok(client, host("ns1.gamma.test", "192.0.2.7"))
@@ -252,7 +253,7 @@ async def test_narrow_glue_and_idn_names(connect, db, knot, publisher):
     await settle(publisher)
     assert referral(knot, "delta.test")[0] == {"dns.gamma.test.", "ns2.gamma.test."}
     assert referral(knot, "gamma.test")[2] == {"dns.gamma.test.": {"192.0.2.7"}}
-    served_equals_full_build(db, knot, "test", Path(db.url.split("///")[-1]).parent)
+    served_equals_full_build(db, knot, "test", tmp_path)
 
 
 # ---------------------------------------------------------------- DNSSEC
@@ -345,7 +346,9 @@ async def test_exported_zone_passes_kzonecheck_and_named_checkzone(
 # ---------------------------------------------------------------- failures and other targets
 
 
-async def test_knot_stopped_is_retried_reported_and_loses_nothing(connect, db, knot, publisher):
+async def test_knot_stopped_is_retried_reported_and_loses_nothing(
+    connect, db, knot, publisher, tmp_path
+):
     """While Knot is down every step fails, is recorded and keeps the changes past the cursor;
     when it returns (domreg starts its Knot again from fresh zone files, as `domreg serve`
     does), the changes are served and the zone equals a fresh full build."""
@@ -371,10 +374,10 @@ async def test_knot_stopped_is_retried_reported_and_loses_nothing(connect, db, k
     await ok(client, create("after.test", "ns.example.org"))
     await settle(publisher)
     assert referral(knot, "after.test")[0] == {"ns.example.org."}
-    served_equals_full_build(db, knot, "test", Path(db.url.split("///")[-1]).parent)
+    served_equals_full_build(db, knot, "test", tmp_path)
 
 
-async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher):
+async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher, tmp_path):
     client = await registrar(connect)
     good = UpdateTarget(knot.listen, knot.tsig)
     bad = UpdateTarget(
@@ -382,7 +385,7 @@ async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher):
         Tsig(
             knot.tsig.name,
             knot.tsig.algorithm,
-            Tsig.load_or_create(Path(db.url.split("///")[-1]).parent / "other.key", "x").secret,
+            Tsig.load_or_create(tmp_path / "other.key", "x").secret,
         ),
     )
     pub = make_publisher(db, knot, bad)
@@ -403,7 +406,7 @@ async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher):
         )
     pub.publish_full("test")
     assert referral(knot, "viaupdate.test")[0] == {"ns9.example.org."}
-    served_equals_full_build(db, knot, "test", Path(db.url.split("///")[-1]).parent)
+    served_equals_full_build(db, knot, "test", tmp_path)
 
 
 async def test_zone_file_publisher_for_nsd_and_bind(connect, db, tmp_path):

@@ -12,9 +12,11 @@ their journal (`journal-content: all`), and load a rewritten zone file as a diff
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterable
@@ -223,6 +225,16 @@ class KnotControl:
         self.call("zone-reload", zone=zone, flags="B")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux ends it (SIGTERM) when the process that started it
+    dies, so a killed `domreg serve` leaves no knotd behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _close(ctl: Any) -> None:
     from libknot.control import KnotCtlError, KnotCtlType
 
@@ -274,6 +286,7 @@ class KnotServer:
         if not Path(knotd).exists():
             raise KnotError("knotd is not installed (Debian package knot)")
         self.write_config()
+        self._end_stale()
         log = (self.base / "knotd.out").open("ab")
         self.process = subprocess.Popen(
             [knotd, "-c", str(self.conf)],
@@ -281,6 +294,7 @@ class KnotServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -291,6 +305,23 @@ class KnotServer:
                 self.stop()
                 raise KnotError(f"knotd did not answer within {timeout:g} s: {self._log_tail()}")
             time.sleep(0.02)
+
+    def _end_stale(self) -> None:
+        """A knotd left running on this configuration (its domreg was killed): stop it, or the
+        new one could not take the port and the control socket."""
+        pid_file = self.base / "run" / "knot.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(self.conf).encode() not in cmdline or not any(b"knotd" in c for c in cmdline):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _log_tail(self) -> str:
         for name in ("knot.log", "knotd.out"):
