@@ -6,7 +6,9 @@ BEGIN IMMEDIATE so concurrent writers queue on the database lock instead of fail
 half-way. `Database.read()` opens a read-only transaction: one consistent snapshot on SQLite;
 on PostgreSQL a read-only autocommit connection, where each statement sees what was committed
 before it started, as it would inside a READ COMMITTED transaction, without the BEGIN and
-ROLLBACK round trips.
+ROLLBACK round trips. Both begin and end their transaction on the driver, on connections kept
+from one command to the next (`Database._transaction`). `fetch_all` sends independent reads
+together (one round trip on PostgreSQL).
 """
 
 from __future__ import annotations
