@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domreg.flows.base import Context, enqueue_poll
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 #: Operations with a price.
 OPERATIONS = ("create", "renew", "transfer", "restore")
@@ -128,6 +129,43 @@ def require_funds(conn: Connection, registrar_id: int, price: Price) -> None:
         )
 
 
+# The statements of every charge, run through `Query` (see `store/db.py`).
+_reg = t.registrars
+_CHARGE = Query(
+    update(_reg)
+    .where(
+        _reg.c.id == bindparam("registrar_id"),
+        _reg.c.currency == bindparam("currency"),
+        _reg.c.balance + _reg.c.credit_limit >= bindparam("amount"),
+    )
+    .values(balance=_reg.c.balance - bindparam("amount"))
+    .returning(_reg.c.balance, _reg.c.low_balance_threshold)
+)
+_LEDGER = Query(
+    insert(t.ledger)
+    .values(
+        {
+            c: bindparam(c)
+            for c in (
+                "registrar_id",
+                "at",
+                "kind",
+                "amount",
+                "currency",
+                "tld_id",
+                "domain_name",
+                "roid",
+                "years",
+                "svtrid",
+                "refund_of",
+                "description",
+            )
+        }
+    )
+    .returning(t.ledger.c.id)
+)
+
+
 def charge(
     ctx: Context,
     *,
@@ -151,21 +189,13 @@ def charge(
     """
     conn = ctx.conn
     price = price or quote(conn, registrar_id, tld_id, label, operation, years)
-    reg = t.registrars
-    moved = conn.execute(
-        update(reg)
-        .where(
-            reg.c.id == registrar_id,
-            reg.c.currency == price.currency,
-            reg.c.balance + reg.c.credit_limit >= price.amount,
-        )
-        .values(balance=reg.c.balance - price.amount)
-        .returning(reg.c.balance, reg.c.low_balance_threshold)
-    ).first()
+    moved = _CHARGE.first(
+        conn, registrar_id=registrar_id, currency=price.currency, amount=price.amount
+    )
     if moved is None:
         require_funds(conn, registrar_id, price)  # raises 2104 saying why
         raise EppError(Result.BILLING_FAILURE, f"{operation} could not be charged")
-    ledger_id = _insert(
+    ledger_id = _LEDGER.scalar(
         conn,
         registrar_id=registrar_id,
         at=ctx.now,
@@ -177,6 +207,8 @@ def charge(
         roid=roid,
         years=years if operation != "restore" else None,
         svtrid=ctx.svtrid,
+        refund_of=None,
+        description=None,
     )
     after, threshold = int(moved.balance), moved.low_balance_threshold
     if threshold is not None and after < threshold <= after + price.amount:

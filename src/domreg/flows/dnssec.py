@@ -20,6 +20,7 @@ Policy (named constants below):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
@@ -222,7 +223,7 @@ def store_create(conn: Connection, domain_id: int, cmd: DnssecCreate) -> None:
     _insert(conn, domain_id, cmd.ds)
 
 
-_RECORDS = Query(
+RECORDS = Query(
     select(t.domain_ds)
     .where(t.domain_ds.c.domain_id == bindparam("domain_id"))
     .order_by(
@@ -236,7 +237,11 @@ _RECORDS = Query(
 
 def records(conn: Connection, domain_id: int) -> list[DsData]:
     """The domain's DS records, in a stable order (every domain info reads them)."""
-    rows = _RECORDS.all(conn, domain_id=domain_id)
+    return records_of(RECORDS.all(conn, domain_id=domain_id))
+
+
+def records_of(rows: list[Any]) -> list[DsData]:
+    """DS records from the rows of `RECORDS`."""
     return [
         DsData(
             r.key_tag,

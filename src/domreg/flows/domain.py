@@ -13,12 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import NoResultFound
 
-from domreg.flows import billing, fees, launch, lifecycle, pricing, tokens
+from domreg.flows import billing, fees, launch, lifecycle, tokens
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
 from domreg.flows.base import (
+    CLIDS as _CLIDS,
+)
+from domreg.flows.base import (
+    STATUSES,
     Context,
     check_auth_info,
     check_status_update,
@@ -26,18 +32,16 @@ from domreg.flows.base import (
     forbid,
     hash_auth_info,
     record,
-    registrar_clids,
     statuses_of,
 )
 from domreg.flows.lookup import (
+    Tld,
     accredited,
     contact_ids_by_handle,
     host_ids_by_name,
-    live_domain,
     parse_or_raise,
     require_contact,
     require_domain,
-    tld_for,
 )
 from domreg.model import statuses as st
 from domreg.model.errors import EppError
@@ -45,7 +49,7 @@ from domreg.model.names import NameError_, parse_name
 from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
-from domreg.store.db import Query
+from domreg.store.db import Query, fetch_all
 
 MAX_NAMESERVERS = 13
 CONTACT_TYPES = ("admin", "billing", "tech")
@@ -158,53 +162,42 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
     list). Premium names are available (the fee extension shows their price).
     """
     items: list[CheckItem] = []
-    parsed: dict[str, str] = {}
-    labels: dict[str, tuple[int, str]] = {}
+    conn = ctx.conn
     for raw in names:
         try:
             dn = parse_name(raw)
         except NameError_:
             items.append(CheckItem(raw, False, "Invalid domain name syntax"))
             continue
-        tld = tld_for(ctx.conn, dn)
-        if tld is None:
+        # One statement per name: its TLD, a live holder and the label's reserved reason.
+        row = _CHECK.first(conn, tld=dn.parent(), name=dn.name, label=dn.labels[0])
+        if row is None:
             items.append(CheckItem(raw, False, "Not under a TLD served here"))
-            continue
-        parsed[raw] = dn.name
-        labels[raw] = (tld.id, dn.labels[0])
-        items.append(CheckItem(raw, True))
-    if parsed:
-        taken = _live_names(ctx.conn, set(parsed.values()))
-        items = [
-            CheckItem(i.name, False, "In use") if i.avail and parsed[i.name] in taken else i
-            for i in items
-        ]
-        reserved = pricing.reserved_reasons(ctx.conn, set(labels.values()))
-        items = [
-            CheckItem(i.name, False, "Reserved") if i.avail and labels[i.name] in reserved else i
-            for i in items
-        ]
+        elif row.taken is not None:
+            items.append(CheckItem(raw, False, "In use"))
+        elif row.reserved is not None:
+            items.append(CheckItem(raw, False, "Reserved"))
+        else:
+            items.append(CheckItem(raw, True))
     return items
 
 
-_LIVE_NAME = Query(
-    select(t.domains.c.name).where(
-        t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None)
-    )
-)
-
-
-def _live_names(conn: Connection, names: set[str]) -> set[str]:
-    """The names among `names` that live domains hold."""
-    if len(names) == 1:  # the usual check, one name: a fixed statement (see `Query`)
-        (name,) = names
-        return names if _LIVE_NAME.first(conn, name=name) is not None else set()
-    rows = conn.execute(
-        select(t.domains.c.name).where(
-            t.domains.c.name.in_(names), t.domains.c.deleted_at.is_(None)
+_CHECK = Query(
+    select(
+        t.tlds.c.id,
+        select(t.domains.c.id)
+        .where(t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("taken"),
+        select(t.reserved_names.c.reason)
+        .where(
+            t.reserved_names.c.tld_id == t.tlds.c.id,
+            t.reserved_names.c.label == bindparam("label"),
         )
-    )
-    return {r.name for r in rows}
+        .scalar_subquery()
+        .label("reserved"),
+    ).where(t.tlds.c.name == bindparam("tld"))
+)
 
 
 def info(
@@ -233,9 +226,8 @@ def info(
     full = is_sponsor or auth_info is not None
     # RFC 9154 section 5.3: only the sponsor learns whether an authInfo is set, never its value.
     has_auth = check_auth_live(row, ctx.now)
-    result = render_info(conn, row, hosts, full, show_auth=is_sponsor and has_auth)
-    if full:
-        result.rgp = lifecycle.rgp_statuses(conn, row.id, ctx.now)
+    show_auth = is_sponsor and has_auth
+    result = render_info(conn, row, hosts, full, show_auth, rgp_at=ctx.now if full else None)
     if launch_info is not None:  # RFC 8334 section 3.2
         if not full:
             raise EppError(
@@ -273,26 +265,57 @@ _SUBORDINATES = Query(
 )
 
 
-def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: bool) -> DomainInfo:
+def render_info(
+    conn: Connection,
+    row: Row,
+    hosts: str,
+    full: bool,
+    show_auth: bool,
+    rgp_at: datetime | None = None,
+) -> DomainInfo:
     """The info view of a domain row (also used for history snapshots).
 
     `show_auth`: say that an authInfo is set (an empty `auth_info`); its value is never shown.
+    `rgp_at`: also fill in the RGP statuses at that time (full views). The statements are
+    independent of each other: they go to the database together (`fetch_all`: one round trip
+    on PostgreSQL).
     """
-    clids = registrar_clids(conn, {row.registrar_id, row.creator_id, row.updater_id})
+    ids = {i for i in (row.registrar_id, row.creator_id, row.updater_id) if i is not None}
+    a, b, c = (*ids, *[next(iter(ids))] * (3 - len(ids)))
+    calls: list[tuple[Query, dict[str, Any]]] = [(_CLIDS, {"a": a, "b": b, "c": c})]
+    if full:
+        calls += [
+            (_NAMESERVERS, {"domain_id": row.id}),
+            (STATUSES, {"roid": row.roid}),
+            (_CONTACTS, {"domain_id": row.id}),
+            (dnssec_flow.RECORDS, {"domain_id": row.id}),
+        ]
+        if row.registrant_id is not None:
+            calls.append((_HANDLE, {"id": row.registrant_id}))
+        if hosts in ("all", "sub"):
+            calls.append((_SUBORDINATES, {"domain_id": row.id}))
+        if rgp_at is not None:
+            calls.append((lifecycle.PERIODS, {"domain_id": row.id}))
+    results = iter(fetch_all(conn, calls))
+    clids = {r.id: r.clid for r in next(results)}
     result = DomainInfo(name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=full)
     if not full:
         return result
-    ns = [r.name for r in _NAMESERVERS.all(conn, domain_id=row.id)]
-    stored = statuses_of(conn, row.roid)
+    ns = [r.name for r in next(results)]
+    stored = {r.status: (r.lang, r.message) for r in next(results)}
     shown = st.domain_display(set(stored), bool(ns))
     result.statuses = [(s, *stored.get(s, (None, None))) for s in shown]
+    result.contacts = [(r.type, r.handle) for r in next(results)]
+    result.ds = dnssec_flow.records_of(next(results))
     if row.registrant_id is not None:
-        result.registrant = _HANDLE.scalar(conn, id=row.registrant_id)
-    result.contacts = [(r.type, r.handle) for r in _CONTACTS.all(conn, domain_id=row.id)]
+        handles = next(results)
+        result.registrant = handles[0].handle if handles else None
     if hosts in ("all", "del"):
         result.ns = ns
     if hosts in ("all", "sub"):
-        result.hosts = [r.name for r in _SUBORDINATES.all(conn, domain_id=row.id)]
+        result.hosts = [r.name for r in next(results)]
+    if rgp_at is not None:
+        result.rgp = lifecycle.rgp_statuses_of(next(results), rgp_at)
     result.creator = clids[row.creator_id]
     result.created_at = row.created_at
     result.updater = clids.get(row.updater_id) if row.updater_id else None
@@ -301,7 +324,6 @@ def render_info(conn: Connection, row: Row, hosts: str, full: bool, show_auth: b
     result.transferred_at = row.transferred_at
     if show_auth:
         result.auth_info = ""
-    result.ds = dnssec_flow.records(conn, row.id)
     return result
 
 
@@ -406,13 +428,25 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     """
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
-    tld = tld_for(conn, dn)
-    if tld is None:
+    label = dn.labels[0]
+    # One statement for what used to take eight: the TLD and its policy, accreditation, a
+    # live holder, the reserved list and the price inputs (see `_CREATE_FACTS`).
+    facts = _CREATE_FACTS.first(
+        conn, tld=dn.parent(), name=dn.name, label=label, registrar_id=ctx.actor.id
+    )
+    if facts is None:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR,
             f"{dn.name} is not directly under a TLD of this registry",
         )
-    if not accredited(conn, ctx.actor.id, tld.id):
+    tld = Tld(
+        facts.id,
+        facts.name,
+        facts.repository_id,
+        facts.min_period_years,
+        facts.max_period_years,
+    )
+    if facts.accredited is None:
         raise EppError(Result.AUTHORIZATION_ERROR, f"registrar is not accredited for .{tld.name}")
     years = _years(cmd.period, "registration")
     if not tld.min_period_years <= years <= tld.max_period_years:
@@ -420,17 +454,16 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
             Result.PARAMETER_VALUE_RANGE_ERROR,
             f".{tld.name} registers for {tld.min_period_years} to {tld.max_period_years} years",
         )
-    if live_domain(conn, dn.name) is not None:
+    if facts.taken is not None:
         raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
     token = (
         tokens.validate(conn, ctx.now, ctx.actor.id, tld.id, dn.name, cmd.allocation_token)
         if cmd.allocation_token is not None
         else None
     )
-    reserved = pricing.reserved_reasons(conn, {(tld.id, dn.labels[0])})
-    if reserved and not (token is not None and token.allows_reserved):
-        raise EppError(Result.OBJECT_EXISTS, f"reserved: {next(iter(reserved.values()))}")
-    admitted = launch.admit(ctx, tld, dn.labels[0], cmd.launch)  # RFC 8334 launch phases
+    if facts.reserved is not None and not (token is not None and token.allows_reserved):
+        raise EppError(Result.OBJECT_EXISTS, f"reserved: {facts.reserved}")
+    admitted = launch.admit(ctx, tld, label, cmd.launch)  # RFC 8334 launch phases
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -444,43 +477,32 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
 
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
-    price = billing.quote(conn, ctx.actor.id, tld.id, dn.labels[0], "create", years)
+    if facts.premium is not None:  # premium prices and their classes: the general quote
+        price = billing.quote(conn, ctx.actor.id, tld.id, label, "create", years)
+    else:  # what `billing.quote` computes for a standard name, from the same rows
+        unit = facts.override if facts.override is not None else facts.create_price
+        price = billing.Price("create", int(unit * years), facts.currency, "standard")
     if token is not None:
         price = tokens.discounted(price, token)
     fees.agree(price, cmd.fee)
-    ledger_id = billing.charge(
-        ctx,
-        registrar_id=ctx.actor.id,
-        tld_id=tld.id,
-        label=dn.labels[0],
-        domain_name=dn.name,
+    # ON CONFLICT on the live-name index: a session that registered the name between our
+    # check and this insert makes it insert nothing (no savepoint needed to survive it).
+    insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
+    domain_id = insert_live.scalar(
+        conn,
         roid=domain_roid,
-        operation="create",
-        years=years,
-        price=price,
+        name=dn.name,
+        tld_id=tld.id,
+        registrar_id=ctx.actor.id,
+        creator_id=ctx.actor.id,
+        created_at=ctx.now,
+        expires_at=expires,
+        registrant_id=registrant_id,
+        auth_info=hash_auth_info(cmd.auth_info),
     )
-    if token is not None:
-        tokens.redeem(conn, ctx.now, token)
-    try:
-        with conn.begin_nested():
-            domain_id = conn.execute(
-                insert(t.domains)
-                .values(
-                    roid=domain_roid,
-                    name=dn.name,
-                    tld_id=tld.id,
-                    registrar_id=ctx.actor.id,
-                    creator_id=ctx.actor.id,
-                    created_at=ctx.now,
-                    expires_at=expires,
-                    registrant_id=registrant_id,
-                    auth_info=hash_auth_info(cmd.auth_info),
-                )
-                .returning(t.domains.c.id)
-            ).scalar_one()
-    except IntegrityError:
+    if domain_id is None:
         # Another session registered the name between our check and our insert.
-        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered") from None
+        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
     if host_ids:
         conn.execute(
             insert(t.domain_hosts),
@@ -494,6 +516,11 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         )
     if cmd.dnssec is not None:
         dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
+        state = snapshot(conn, domain_id)
+    else:  # the state after the create, from what it wrote (`snapshot` without reading back)
+        state = _created_snapshot(
+            ctx, dn.name, domain_roid, expires, sorted(host_ids), cmd.registrant, cmd.contacts
+        )
     if admitted is not None:
         launch.record(conn, domain_id, admitted)
     record(
@@ -502,12 +529,141 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         roid_=domain_roid,
         name=dn.name,
         command="domain:create",
-        snapshot=snapshot(conn, domain_id),
+        snapshot=state,
         tld=tld.name,
     )
-    lifecycle.created(ctx, domain_id, ledger_id)
+    # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
+    # create of that registrar waits for it. 2104 rolls back everything written above.
+    ledger_id = billing.charge(
+        ctx,
+        registrar_id=ctx.actor.id,
+        tld_id=tld.id,
+        label=label,
+        domain_name=dn.name,
+        roid=domain_roid,
+        operation="create",
+        years=years,
+        price=price,
+    )
+    if token is not None:
+        tokens.redeem(conn, ctx.now, token)
+    lifecycle.created(
+        ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=facts.add_grace_days
+    )
     charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
     return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
+
+
+def _created_snapshot(
+    ctx: Context,
+    name: str,
+    roid_: str,
+    expires: datetime,
+    ns: list[str],
+    registrant: str | None,
+    contacts: tuple[tuple[str, str], ...],
+) -> dict[str, Any]:
+    """What `snapshot` reads back right after a create without DS records: the same dict.
+
+    The sponsor is the creating registrar (the actor's clID is the stored one: login reads
+    it from the registrar row); host names and contact handles are the stored ones (they were
+    looked up by them); contacts are distinct (type, handle) pairs in `snapshot`'s order.
+    """
+    return {
+        "name": name,
+        "roid": roid_,
+        "sponsor": ctx.actor.clid,
+        "statuses": st.domain_display(set(), bool(ns)),
+        "registrant": registrant or None,
+        "contacts": sorted(set(contacts)),
+        "ns": ns,
+        "created_at": ctx.now,
+        "updated_at": None,
+        "expires_at": expires,
+        "transferred_at": None,
+        "deleted_at": None,
+        "ds": dnssec_flow.presentation([]),
+    }
+
+
+_tlds = t.tlds
+#: Everything a create reads before it writes, in one statement: the TLD row (policy and
+#: standard price), and as scalar subqueries on it whether the registrar is accredited, a
+#: live domain holding the name, the label's reserved reason, whether it is premium, and the
+#: registrar's create price override. Each is one primary-key or unique-index lookup.
+_CREATE_FACTS = Query(
+    select(
+        _tlds.c.id,
+        _tlds.c.name,
+        _tlds.c.repository_id,
+        _tlds.c.min_period_years,
+        _tlds.c.max_period_years,
+        _tlds.c.currency,
+        _tlds.c.create_price,
+        _tlds.c.add_grace_days,
+        select(t.registrar_tlds.c.tld_id)
+        .where(
+            t.registrar_tlds.c.registrar_id == bindparam("registrar_id"),
+            t.registrar_tlds.c.tld_id == _tlds.c.id,
+        )
+        .scalar_subquery()
+        .label("accredited"),
+        select(t.domains.c.id)
+        .where(t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("taken"),
+        select(t.reserved_names.c.reason)
+        .where(
+            t.reserved_names.c.tld_id == _tlds.c.id,
+            t.reserved_names.c.label == bindparam("label"),
+        )
+        .scalar_subquery()
+        .label("reserved"),
+        select(t.premium_names.c.label)
+        .where(
+            t.premium_names.c.tld_id == _tlds.c.id,
+            t.premium_names.c.label == bindparam("label"),
+        )
+        .scalar_subquery()
+        .label("premium"),
+        select(t.registrar_prices.c.price)
+        .where(
+            t.registrar_prices.c.registrar_id == bindparam("registrar_id"),
+            t.registrar_prices.c.tld_id == _tlds.c.id,
+            t.registrar_prices.c.operation == "create",
+        )
+        .scalar_subquery()
+        .label("override"),
+    ).where(_tlds.c.name == bindparam("tld"))
+)
+
+_DOMAIN_COLUMNS = (
+    "roid",
+    "name",
+    "tld_id",
+    "registrar_id",
+    "creator_id",
+    "created_at",
+    "expires_at",
+    "registrant_id",
+    "auth_info",
+)
+
+
+def _insert_live_domain(insert_: Any) -> Query:
+    """INSERT of a new domain that inserts nothing if a live domain holds the name."""
+    return Query(
+        insert_(t.domains)
+        .values({c: bindparam(c) for c in _DOMAIN_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=["name"], index_where=t.domains.c.deleted_at.is_(None)
+        )
+        .returning(t.domains.c.id)
+    )
+
+
+_INSERT_DOMAIN_SQLITE = _insert_live_domain(sqlite_insert)
+_INSERT_DOMAIN_PG = _insert_live_domain(pg_insert)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:

@@ -143,7 +143,7 @@ def transfer_action_at(conn: Connection, tld_id: int, now: datetime) -> datetime
 # ---------------------------------------------------------------- reading the state
 
 
-_PERIODS = Query(
+PERIODS = Query(
     select(t.grace_periods)
     .where(t.grace_periods.c.domain_id == bindparam("domain_id"))
     .order_by(t.grace_periods.c.id)
@@ -152,7 +152,7 @@ _PERIODS = Query(
 
 def _periods(conn: Connection, domain_id: int) -> list[Row]:
     """The domain's grace periods, oldest first (every domain info reads them)."""
-    rows: list[Row] = _PERIODS.all(conn, domain_id=domain_id)
+    rows: list[Row] = PERIODS.all(conn, domain_id=domain_id)
     return rows
 
 
@@ -169,7 +169,12 @@ def rgp_statuses(conn: Connection, domain_id: int, now: datetime) -> list[str]:
     Several refund grace periods can be active at once (a renew inside the add grace period);
     pendingRestore hides the redemption period it suspends. Empty: no RGP status to show.
     """
-    kinds = {p.kind for p in _periods(conn, domain_id) if _active(p, now)}
+    return rgp_statuses_of(_periods(conn, domain_id), now)
+
+
+def rgp_statuses_of(periods: list[Row], now: datetime) -> list[str]:
+    """`rgp_statuses` from the domain's grace period rows (those of `PERIODS`)."""
+    kinds = {p.kind for p in periods if _active(p, now)}
     if PENDING_RESTORE in kinds:
         kinds.discard(REDEMPTION)
     return [RGP_STATUS[k] for k in RGP_STATUS if k in kinds]
@@ -199,25 +204,59 @@ def _reload(conn: Connection, domain_id: int) -> Row:
 # ---------------------------------------------------------------- opening grace periods
 
 
-def open_grace(ctx: Context, domain_id: int, kind: str, ledger_id: int | None) -> None:
-    """Start a `kind` period now for the domain's sponsor, as long as its TLD says."""
-    row = _reload(ctx.conn, domain_id)
-    length = tld_policy(ctx.conn, row.tld_id).grace(kind)
-    ctx.conn.execute(
-        insert(t.grace_periods).values(
-            domain_id=domain_id,
-            kind=kind,
-            starts_at=ctx.now,
-            ends_at=ctx.now + length,
-            registrar_id=row.registrar_id,
-            ledger_id=ledger_id,
-        )
+_OPEN_GRACE = Query(
+    insert(t.grace_periods).values(
+        {
+            c: bindparam(c)
+            for c in ("domain_id", "kind", "starts_at", "ends_at", "registrar_id", "ledger_id")
+        }
+    )
+)
+
+
+def open_grace(
+    ctx: Context,
+    domain_id: int,
+    kind: str,
+    ledger_id: int | None,
+    *,
+    registrar_id: int | None = None,
+    length: timedelta | None = None,
+) -> None:
+    """Start a `kind` period now for the domain's sponsor, as long as its TLD says.
+
+    A caller that has just written the domain row passes its sponsor (`registrar_id`) and the
+    period's `length` from the TLD row it read, and the domain and TLD are not read again.
+    """
+    if registrar_id is None or length is None:
+        row = _reload(ctx.conn, domain_id)
+        registrar_id = row.registrar_id
+        length = tld_policy(ctx.conn, row.tld_id).grace(kind)
+    _OPEN_GRACE.execute(
+        ctx.conn,
+        domain_id=domain_id,
+        kind=kind,
+        starts_at=ctx.now,
+        ends_at=ctx.now + length,
+        registrar_id=registrar_id,
+        ledger_id=ledger_id,
     )
 
 
-def created(ctx: Context, domain_id: int, ledger_id: int | None) -> None:
-    """After a create: the add grace period (a delete inside it refunds `ledger_id`)."""
-    open_grace(ctx, domain_id, ADD, ledger_id)
+def created(
+    ctx: Context,
+    domain_id: int,
+    ledger_id: int | None,
+    *,
+    registrar_id: int | None = None,
+    add_grace_days: int | None = None,
+) -> None:
+    """After a create: the add grace period (a delete inside it refunds `ledger_id`).
+
+    `registrar_id` and `add_grace_days` (the new domain's sponsor and its TLD's add grace
+    period), when the caller has them, save reading the domain and the TLD back."""
+    length = timedelta(days=add_grace_days) if add_grace_days is not None else None
+    open_grace(ctx, domain_id, ADD, ledger_id, registrar_id=registrar_id, length=length)
 
 
 def renewed(ctx: Context, domain_id: int, ledger_id: int | None) -> None:

@@ -1,0 +1,145 @@
+"""The hot commands' fast paths give what the general code gives, on each backend.
+
+`domain.create` builds its history snapshot from the values it wrote instead of reading the
+domain back, reads its TLD, accreditation, holder, reserved reason and price in one
+statement, and inserts with ON CONFLICT instead of a savepoint; these tests hold each of
+those to the general code's answer (`domain.snapshot`, `billing.quote`, the grace period
+from the TLD row).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from sqlalchemy import insert, select, update
+
+from domreg.clock import Clock
+from domreg.flows import billing, contact, domain, fees, host
+from domreg.flows.base import Actor, Context, SvTrIds
+from domreg.model.errors import EppError
+from domreg.model.results import Result
+from domreg.store import schema as t
+from domreg.store.db import Database
+
+SVTRIDS = SvTrIds("FAST")
+
+
+def _actor(db: Database, clid: str) -> Actor:
+    with db.read() as conn:
+        rid = conn.execute(select(t.registrars.c.id).where(t.registrars.c.clid == clid)).scalar()
+    return Actor(int(rid), clid)
+
+
+def _run(db: Database, actor: Actor, flow, *args):  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        return flow(Context(conn, Clock().now(), actor, "FAST-1", SVTRIDS.next()), *args)
+
+
+def _history(db: Database, name: str) -> dict:  # type: ignore[type-arg]
+    with db.read() as conn:
+        raw = conn.execute(
+            select(t.history.c.snapshot).where(
+                t.history.c.object_name == name, t.history.c.command == "domain:create"
+            )
+        ).scalar_one()
+    return dict(orjson.loads(raw))
+
+
+def _read_back(db: Database, name: str) -> dict:  # type: ignore[type-arg]
+    with db.read() as conn:
+        domain_id = conn.execute(select(t.domains.c.id).where(t.domains.c.name == name)).scalar()
+        return dict(orjson.loads(orjson.dumps(domain.snapshot(conn, domain_id), default=str)))
+
+
+@pytest.mark.parametrize("with_links", [False, True])
+def test_create_snapshot_is_the_read_back_one(db: Database, with_links: bool) -> None:
+    x = _actor(db, "ClientX")
+    cmd = domain.DomainCreate("plain.test", "auth-INFO1")
+    if with_links:
+        postal = contact.PostalInfo("int", "Jo", None, ("1 Road",), "Town", None, None, "DE")
+        for handle in ("jo1", "al1"):
+            _run(db, x, contact.create, contact.ContactCreate(handle, (postal,), "jo@x.ex", "a-B1"))
+        for ns in ("ns2.other.example", "ns1.other.example"):
+            _run(db, x, host.create, host.HostCreate(ns))
+        cmd = domain.DomainCreate(
+            "linked.test",
+            "auth-INFO1",
+            ns=("ns2.other.example", "NS1.other.example", "ns2.other.example"),
+            registrant="jo1",
+            contacts=(("tech", "jo1"), ("admin", "al1"), ("admin", "jo1"), ("tech", "jo1")),
+        )
+    _run(db, x, domain.create, cmd)
+    recorded = _history(db, cmd.name)
+    assert recorded == _read_back(db, cmd.name)
+    assert recorded["statuses"] == (["ok"] if with_links else ["inactive"])
+
+
+def test_create_charges_what_quote_says_and_opens_the_add_grace(db: Database) -> None:
+    x = _actor(db, "ClientX")
+    with db.write() as conn:
+        tld_id = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == "test")).scalar()
+        conn.execute(update(t.tlds).where(t.tlds.c.id == tld_id).values(add_grace_days=3))
+        conn.execute(
+            insert(t.registrar_prices).values(
+                registrar_id=x.id, tld_id=tld_id, operation="create", price=777
+            )
+        )
+        conn.execute(
+            insert(t.premium_names).values(
+                tld_id=tld_id,
+                label="gold",
+                price_class="gold",
+                create_price=50_000,
+                renew_price=1,
+                transfer_price=1,
+                restore_price=1,
+            )
+        )
+        quotes = {
+            label: billing.quote(conn, x.id, tld_id, label, "create", 2) for label in ("a", "gold")
+        }
+    assert quotes["a"].amount == 2 * 777 and quotes["gold"].amount == 100_000
+    for label, fee in (("a", None), ("gold", fees.FeeStatement(50_000, "USD"))):
+        _run(db, x, domain.create, domain.DomainCreate(f"{label}.test", "pw-X1", fee=fee))
+    with db.read() as conn:
+        rows = conn.execute(
+            select(t.ledger.c.domain_name, t.ledger.c.amount).where(t.ledger.c.kind == "create")
+        )
+        amounts = {r.domain_name: r.amount for r in rows}
+        grace = conn.execute(
+            select(
+                t.grace_periods.c.starts_at,
+                t.grace_periods.c.ends_at,
+                t.grace_periods.c.registrar_id,
+            )
+        ).all()
+    # one year each: the override for a standard name, the premium price for a premium one
+    assert amounts == {"a.test": -777, "gold.test": -50_000}
+    assert len(grace) == 2
+    for starts, ends, registrar_id in grace:
+        assert ends - starts == timedelta(days=3) and registrar_id == x.id
+
+
+def test_create_refusals_keep_their_order(db: Database) -> None:
+    x = _actor(db, "ClientX")
+    with db.write() as conn:
+        tld_id = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == "test")).scalar()
+        conn.execute(insert(t.reserved_names).values(tld_id=tld_id, label="kept", reason="ours"))
+        conn.execute(
+            t.registrar_tlds.delete().where(
+                t.registrar_tlds.c.registrar_id == x.id, t.registrar_tlds.c.tld_id != tld_id
+            )
+        )
+    _run(db, x, domain.create, domain.DomainCreate("taken.test", "pw-X1"))
+    cases = [
+        ("x.b.test", Result.PARAMETER_VALUE_POLICY_ERROR, "not directly under a TLD"),
+        ("x.com", Result.AUTHORIZATION_ERROR, "not accredited"),
+        ("taken.test", Result.OBJECT_EXISTS, "already registered"),
+        ("kept.test", Result.OBJECT_EXISTS, "reserved: ours"),
+    ]
+    for name, code, reason in cases:
+        with pytest.raises(EppError) as caught:
+            _run(db, x, domain.create, domain.DomainCreate(name, "pw-X1"))
+        assert caught.value.code == code and reason in caught.value.reason, name
