@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean system-deps
+.PHONY: run test lint typecheck bench clean system-deps run-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml
 var/domreg.db: | $(STAMP)
 	$(BIN)/domreg init --demo
 
-run: $(STAMP) var/domreg.db
+run: $(STAMP) run-deps var/domreg.db
 	$(BIN)/domreg serve
 
 # System packages the tests use (installed only as root on Debian; elsewhere those tests skip).
+# What the running registry needs (Knot DNS, GnuPG); without them DNS publication and
+# escrow say so in the log and the rest runs.
+run-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		sh scripts/system-deps.sh run; \
+	else echo "not root on Debian: install knot and gnupg yourself for DNS and escrow"; fi
+
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		sh scripts/system-deps.sh; \

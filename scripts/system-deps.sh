@@ -1,14 +1,20 @@
 #!/bin/sh
-# Debian packages the test suite uses: third-party EPP clients (Perl Net::EPP); GnuPG for
-# escrow deposits (RyDE: python-gnupg drives the gpg binary).
-# DNS (issue 5): Knot DNS (knotd, knotc, kzonecheck), kdig, ldns-verify-zone, named-checkzone,
-# zonemaster-cli.
+# Debian packages domreg uses. `system-deps.sh run`: what the running registry needs (Knot DNS
+# serves and signs the zones; GnuPG encrypts and signs escrow deposits). `system-deps.sh test`
+# (the default): those, plus what the test suite and benchmarks use: third-party EPP clients
+# (Perl Net::EPP), DNS checkers (kzonecheck, kdig, ldns-verify-zone, named-checkzone,
+# zonemaster-cli), Debian's whois client, wrk and nginx (benchmark floors).
 # Run as root; idempotent and quiet when everything is installed.
 set -e
-PACKAGES="libnet-epp-perl libio-socket-ssl-perl gnupg"
+PACKAGES="knot knot-dnsutils gnupg"
+if [ "${1:-test}" = run ]; then
+    :
+else
+PACKAGES="$PACKAGES libnet-epp-perl libio-socket-ssl-perl"
 # RDAP/WHOIS (issue 4): Debian's whois client (tests); wrk and nginx (bench/rdap.py floor).
 PACKAGES="$PACKAGES whois wrk nginx-light"
-PACKAGES="$PACKAGES knot knot-dnsutils knot-dnssecutils ldnsutils bind9-utils zonemaster-cli"
+PACKAGES="$PACKAGES knot-dnssecutils ldnsutils bind9-utils zonemaster-cli"
+fi
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
