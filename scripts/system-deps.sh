@@ -6,7 +6,7 @@
 # zonemaster-cli), Debian's whois client, wrk and nginx (benchmark floors).
 # Run as root; idempotent and quiet when everything is installed.
 set -e
-PACKAGES="knot knot-dnsutils gnupg"
+PACKAGES="knot knot-dnsutils gnupg whois"
 if [ "${1:-test}" = run ]; then
     :
 else

@@ -132,13 +132,19 @@ def banner(cfg: Config) -> str:
             f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
             f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz, RDAP: /rdap/help)",
             f"  WHOIS (RFC 3912)     {cfg.whois_host}:{cfg.whois_port}",
+            f"  DNS (Knot, DNSSEC)   {cfg.dns_server.replace('@', ' port ')}"
+            if cfg.dns_mode != "off"
+            else "  DNS                  off (dns_mode = off)",
             f"  database             {cfg.database_url}",
             f"  lifecycle jobs       every {cfg.jobs_interval:g} s"
             if cfg.jobs_interval > 0
             else "  lifecycle jobs       off (jobs_interval = 0; run `domreg jobs run`)",
             "",
             "Try it:",
-            f'  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password "$(cat {cfg.data_dir}/demo-password)" check example.test',
+            f'  .venv/bin/domreg epp --port {cfg.epp_port} --clid demo --password "$(cat {cfg.data_dir}/demo-password)" create example.test',
+            f"  curl -s http://{cfg.http_host}:{cfg.http_port}/rdap/domain/example.test",
+            f"  whois -h {cfg.whois_host} -p {cfg.whois_port} example.test",
+            f"  kdig @{cfg.dns_server.split('@')[0]} -p {cfg.dns_server.split('@')[-1]} test SOA +dnssec",
             "Stop with Ctrl-C.",
         ]
     )

@@ -57,6 +57,18 @@ def cmd_init(args: argparse.Namespace, cfg: config_mod.Config) -> int:
                     conn, now, clid="demo", name="Demo Registrar", password=password, tlds=["test"]
                 )
                 registry.credit(conn, now, "demo", 1_000_000)
+                from domreg.flows.registrar_data import set_rdds_data
+
+                set_rdds_data(  # what RDAP and WHOIS publish about it (example values)
+                    conn,
+                    now,
+                    "demo",
+                    iana_id=9999,
+                    url="https://registrar.example",
+                    whois_server="whois.registrar.example",
+                    abuse_email="abuse@registrar.example",
+                    abuse_phone="+1.5555550100",
+                )
                 (Path(cfg.data_dir) / "demo-password").write_text(password + "\n")
                 print(f"demo TLD: test; demo registrar: demo, password: {password}")
             else:
