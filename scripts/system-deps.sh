@@ -3,6 +3,8 @@
 # Run as root; idempotent and quiet when everything is installed.
 set -e
 PACKAGES="libnet-epp-perl libio-socket-ssl-perl"
+# Browser tests of the web console (Playwright drives Debian's Chromium, headless).
+PACKAGES="$PACKAGES chromium"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
