@@ -133,6 +133,7 @@ TABLES = [
     t.web_sessions,  # web console (issue 6)
     t.web_users,
     t.web_audit,
+    t.tld_phases,
     t.allocation_tokens,
     t.poll_messages,
     t.outbox,

@@ -251,6 +251,10 @@ def build_parser() -> Parser:
 
     add_tokens(sub)  # token add TOKEN [...]; token list
 
+    from domreg.cli.users import add_parser as add_users
+
+    add_users(sub)  # user add USERNAME --role ...; user list (web console)
+
     from domreg.cli.epp import add_parser as add_epp
 
     add_epp(sub).set_defaults(fn=cmd_epp)

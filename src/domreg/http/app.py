@@ -38,6 +38,7 @@ class HttpContext:
 
 def build_app(ctx: HttpContext) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health(ctx), methods=["GET", "HEAD"])]
+    routes += __import__("domreg.web", fromlist=["routes"]).routes(ctx)  # web console (issue 6)
     return Starlette(routes=routes)
 
 
