@@ -4,6 +4,7 @@ and reading CSRF tokens and field errors out of pages."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from dataclasses import dataclass
 
 import httpx
@@ -70,10 +71,41 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASS
     return await client.post("/login", data={"csrf": token, "username": username, "password": password, "code": code, "next": ""})
 
 
-async def browser(application: object, username: str) -> Browser:
+async def browser(application: object, username: str, at: datetime | None = None) -> Browser:
+    """Signed in as `username`; `at`: the registry clock's time (for the TOTP code)."""
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver")  # type: ignore[arg-type]
-    r = await sign_in(client, username)
+    code = pyotp.TOTP(SECRETS[username]).at(at.replace(tzinfo=UTC)) if at else None
+    r = await sign_in(client, username, code=code)
     assert r.status_code == 303, r.text
     home = await client.get(r.headers["location"])
     assert home.status_code == 200, home.text
     return Browser(client, csrf_of(home.text))
+
+
+def registrar_id(db: Database, clid: str) -> int:
+    from sqlalchemy import select
+
+    from domreg.store import schema as t
+
+    with db.read() as conn:
+        return int(conn.execute(select(t.registrars.c.id).where(t.registrars.c.clid == clid)).scalar_one())
+
+
+def create_domain(db: Database, clid: str, name: str, auth: str = "auth-Code-123") -> None:
+    """A domain registered directly through the domain flow (as EPP would)."""
+    from domreg.flows import domain
+    from domreg.flows.base import Actor, Context
+
+    with db.write() as conn:
+        ctx = Context(conn, Clock().now(), Actor(registrar_id(db, clid), clid), None, f"T-{name}")
+        domain.create(ctx, domain.DomainCreate(name, auth))
+
+
+def dump_without_audit(db: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every table but the web's own audit and session rows: what a refused action must leave."""
+    from tests.support import dump
+
+    d = dump(db)
+    for name in ("web_audit", "web_sessions", "web_users"):
+        d.pop(name, None)
+    return d

@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -191,7 +191,7 @@ def sign_in(
     ok = verify_password(row.password_hash if row else _DUMMY_HASH, password)
     code = code.strip().replace(" ", "")
     ok = ok and row is not None and code.isdigit() and len(code) == 6
-    ok = ok and pyotp.TOTP(row.totp_secret).verify(code, for_time=now, valid_window=1)  # type: ignore[union-attr]
+    ok = ok and pyotp.TOTP(row.totp_secret).verify(code, for_time=now.replace(tzinfo=UTC), valid_window=1)  # type: ignore[union-attr]
     if not ok or row is None:
         raise LoginFailed(
             "Wrong user name, password or authentication code.", "wrong user, password or code"

@@ -6,6 +6,7 @@ call (`Web.act`); a domain of another registrar answers 404."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -231,7 +232,8 @@ def routes(web: Web) -> list[BaseRoute]:
                                 "nameservers": f"{ns} is under this registry: create it with its addresses on the Hosts page first."
                             }
                         )
-                    host.create(ctx, host.HostCreate(ns))
+                    # its own history row, so its own server transaction id
+                    host.create(replace(ctx, svtrid=web.svtrids.next()), host.HostCreate(ns))
             add = tuple(n for n in wanted if n not in current)
             rem = tuple(sorted(current - set(wanted)))
             if not add and not rem:
@@ -291,7 +293,8 @@ def routes(web: Web) -> list[BaseRoute]:
             if "clientUpdateProhibited" in rem and add:
                 # Unlocking first (RFC 5731: an update may only remove clientUpdateProhibited).
                 domain.update(
-                    ctx, domain.DomainUpdate(row.name, rem_statuses=("clientUpdateProhibited",))
+                    replace(ctx, svtrid=web.svtrids.next()),
+                    domain.DomainUpdate(row.name, rem_statuses=("clientUpdateProhibited",)),
                 )
                 rem = tuple(s for s in rem if s != "clientUpdateProhibited")
             domain.update(ctx, domain.DomainUpdate(row.name, add_statuses=add, rem_statuses=rem))
