@@ -23,17 +23,33 @@ def users(db: Database) -> Database:
     return db
 
 
-async def test_admin_creates_registrar_credits_it_and_adds_a_user_who_signs_in(users: Database) -> None:
+async def test_admin_creates_registrar_credits_it_and_adds_a_user_who_signs_in(
+    users: Database,
+) -> None:
     app = ws.app(users)
     a = await ws.browser(app, "admin")
-    r = await a.post("/admin/registrars", {"clid": "NewReg", "name": "New Registrar Ltd", "email": "ops@new.example",
-                                           "password": "epp-Pass-1", "tld_test": "on"})
+    r = await a.post(
+        "/admin/registrars",
+        {
+            "clid": "NewReg",
+            "name": "New Registrar Ltd",
+            "email": "ops@new.example",
+            "password": "epp-Pass-1",
+            "tld_test": "on",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/admin/registrars/NewReg")
-    r = await a.post("/admin/registrars/NewReg/credit", {"amount": "500.00", "reason": "opening deposit"})
+    r = await a.post(
+        "/admin/registrars/NewReg/credit", {"amount": "500.00", "reason": "opening deposit"}
+    )
     assert r.status_code == 303
-    r = await a.post("/admin/registrars/NewReg/price", {"tld": "test", "operation": "create", "price": "7.50"})
+    r = await a.post(
+        "/admin/registrars/NewReg/price", {"tld": "test", "operation": "create", "price": "7.50"}
+    )
     assert r.status_code == 303
-    r = await a.post("/admin/registrars/NewReg/users", {"username": "new-ops", "password": "long-Pass-123"})
+    r = await a.post(
+        "/admin/registrars/NewReg/users", {"username": "new-ops", "password": "long-Pass-123"}
+    )
     assert r.status_code == 200
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', r.text).group(1)  # type: ignore[union-attr]
     assert 'id="balance">500.00 USD<' in r.text
@@ -45,7 +61,10 @@ async def test_admin_creates_registrar_credits_it_and_adds_a_user_who_signs_in(u
         page = await c.get("/console/register", params={"name": "cheap.test"})
         assert 'id="price">7.50 USD<' in page.text  # the override applies
     with users.read() as conn:
-        audit = [(r.username, r.action) for r in conn.execute(select(t.web_audit.c.username, t.web_audit.c.action))]
+        audit = [
+            (r.username, r.action)
+            for r in conn.execute(select(t.web_audit.c.username, t.web_audit.c.action))
+        ]
     assert ("admin", "registrar.create") in audit and ("admin", "registrar.credit") in audit
 
 
@@ -60,12 +79,23 @@ async def test_tld_policy_phase_and_lists(users: Database) -> None:
     form["create_price"] = "12.00"
     r = await a.post("/admin/tlds/example/policy", form)
     assert r.status_code == 303, r.text
-    r = await a.post("/admin/tlds/example/phase", {"phase": "sunrise", "starts_at": "2027-01-01", "ends_at": "2027-02-01"})
+    r = await a.post(
+        "/admin/tlds/example/phase",
+        {"phase": "sunrise", "starts_at": "2027-01-01", "ends_at": "2027-02-01"},
+    )
     assert r.status_code == 303
-    files = {"file": ("reserved.csv", b"label,reason\nnic,registry use\nwww,registry use\n", "text/csv")}
+    files = {
+        "file": ("reserved.csv", b"label,reason\nnic,registry use\nwww,registry use\n", "text/csv")
+    }
     r = await a.client.post("/admin/tlds/test/reserved", data={"csrf": a.csrf}, files=files)
     assert r.status_code == 303, r.text
-    files = {"file": ("premium.csv", b"label,class,create,renew,transfer,restore\ngold,gold,500.00,50.00,50.00,50.00\n", "text/csv")}
+    files = {
+        "file": (
+            "premium.csv",
+            b"label,class,create,renew,transfer,restore\ngold,gold,500.00,50.00,50.00,50.00\n",
+            "text/csv",
+        )
+    }
     r = await a.client.post("/admin/tlds/test/premium", data={"csrf": a.csrf}, files=files)
     assert r.status_code == 303, r.text
     with users.read() as conn:
@@ -82,7 +112,9 @@ async def test_registry_lock_and_server_statuses_with_audit(users: Database) -> 
     ws.create_domain(users, "ClientX", "locked.test")
     app = ws.app(users)
     a = await ws.browser(app, "admin")
-    r = await a.post("/admin/domains/locked.test/statuses", {"mode": "lock", "reason": "registrant request"})
+    r = await a.post(
+        "/admin/domains/locked.test/statuses", {"mode": "lock", "reason": "registrant request"}
+    )
     assert r.status_code == 303, r.text
     page = await a.get("/admin/domains/locked.test")
     for s in ("serverUpdateProhibited", "serverDeleteProhibited", "serverTransferProhibited"):
@@ -90,7 +122,10 @@ async def test_registry_lock_and_server_statuses_with_audit(users: Database) -> 
     x = await ws.browser(app, "x-user")
     r = await x.post("/console/domains/locked.test/delete", {"confirm": "locked.test"})
     assert r.status_code == 400 and "serverDeleteProhibited" in r.text
-    r = await a.post("/admin/domains/locked.test/statuses", {"mode": "statuses", "serverHold": "on", "reason": "abuse"})
+    r = await a.post(
+        "/admin/domains/locked.test/statuses",
+        {"mode": "statuses", "serverHold": "on", "reason": "abuse"},
+    )
     assert r.status_code == 303
     audit = await a.get("/admin/audit", params={"q": "locked.test"})
     assert "domain.server.lock" in audit.text and "domain:update" in audit.text

@@ -76,7 +76,9 @@ async def test_browser_story(site: str, database_url: str) -> None:
             await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
         try:
             # ---- the administrator: create a registrar, credit it, give it a user
             admin = await browser.new_context(viewport={"width": 1200, "height": 900})
@@ -109,7 +111,9 @@ async def test_browser_story(site: str, database_url: str) -> None:
             await shot(page, "admin-tld")
 
             # ---- the registrar: sign in by keyboard with TOTP
-            reg = await browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+            reg = await browser.new_context(
+                viewport={"width": 1200, "height": 900}, accept_downloads=True
+            )
             page = await reg.new_page()
             await page.goto(f"{site}/login")
             await page.keyboard.press("Tab")  # the skip link comes first
@@ -139,10 +143,14 @@ async def test_browser_story(site: str, database_url: str) -> None:
             assert await page.locator("#price").inner_text() == "10.00 USD"
             await shot(page, "console-register")
             await page.get_by_role("button", name="Register for 10.00 USD").click()
-            await page.wait_for_url(re.compile(r".*/console/domains/xn--bcher-kva\.test\?done=registered"))
+            await page.wait_for_url(
+                re.compile(r".*/console/domains/xn--bcher-kva\.test\?done=registered")
+            )
 
             # nameservers and a DS record
-            await page.get_by_label("Nameservers (one per line)").fill("ns1.example.org\nns2.example.org")
+            await page.get_by_label("Nameservers (one per line)").fill(
+                "ns1.example.org\nns2.example.org"
+            )
             await page.get_by_role("button", name="Save nameservers").click()
             await page.wait_for_url(re.compile(r".*done=nameservers"))
             await page.get_by_label("Key tag").fill("12345")
@@ -174,7 +182,9 @@ async def test_browser_story(site: str, database_url: str) -> None:
             await op.goto(f"{site}/login")
             await op.get_by_label("User name").fill("y-user")
             await op.get_by_label("Password").fill(ws.PASSWORD)
-            await op.get_by_label("Authentication code").fill(pyotp.TOTP(ws.SECRETS["y-user"]).now())
+            await op.get_by_label("Authentication code").fill(
+                pyotp.TOTP(ws.SECRETS["y-user"]).now()
+            )
             await op.get_by_role("button", name="Sign in").click()
             await op.wait_for_url(f"{site}/console")
             await op.goto(f"{site}/console/transfers")
@@ -206,7 +216,9 @@ async def test_browser_story(site: str, database_url: str) -> None:
             await shot(page, "console-billing")
 
             # a phone
-            phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone = await browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True
+            )
             mp = await phone.new_page()
             await mp.goto(f"{site}/")
             await mp.get_by_label("Names to check").fill("solo")

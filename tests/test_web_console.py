@@ -31,9 +31,20 @@ async def test_register_shows_price_then_registers_and_records_the_user(users: D
     assert page.status_code == 200
     assert 'id="price">20.00 USD<' in page.text  # 2 years at the default 10.00
     assert 'name="fee" value="2000"' in page.text
-    r = await x.post("/console/register", {"name": "xn--bcher-kva.test", "years": "2", "fee": "2000",
-                                           "currency": "USD", "registrant": "", "nameservers": ""})
-    assert r.status_code == 303 and r.headers["location"].startswith("/console/domains/xn--bcher-kva.test")
+    r = await x.post(
+        "/console/register",
+        {
+            "name": "xn--bcher-kva.test",
+            "years": "2",
+            "fee": "2000",
+            "currency": "USD",
+            "registrant": "",
+            "nameservers": "",
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith(
+        "/console/domains/xn--bcher-kva.test"
+    )
     with users.read() as conn:
         d = conn.execute(select(t.domains).where(t.domains.c.name == "xn--bcher-kva.test")).one()
         h = conn.execute(select(t.history).where(t.history.c.roid == d.roid)).one()
@@ -50,11 +61,15 @@ async def test_register_shows_price_then_registers_and_records_the_user(users: D
 async def test_price_changed_between_quote_and_confirm_is_refused(users: Database) -> None:
     app = ws.app(users)
     x = await ws.browser(app, "x-user")
-    r = await x.post("/console/register", {"name": "cheap.test", "years": "1", "fee": "1", "currency": "USD"})
+    r = await x.post(
+        "/console/register", {"name": "cheap.test", "years": "1", "fee": "1", "currency": "USD"}
+    )
     assert r.status_code == 400
     assert ws.field_error(r.text, "name") is not None
     with users.read() as conn:
-        assert conn.execute(select(t.domains).where(t.domains.c.name == "cheap.test")).first() is None
+        assert (
+            conn.execute(select(t.domains).where(t.domains.c.name == "cheap.test")).first() is None
+        )
 
 
 async def test_nameservers_ds_locks_renew_on_the_domain_page(users: Database) -> None:
@@ -65,9 +80,13 @@ async def test_nameservers_ds_locks_renew_on_the_domain_page(users: Database) ->
     r = await x.post(f"{base}/nameservers", {"nameservers": "ns1.example.org\nns2.example.info"})
     assert r.status_code == 303, r.text
     digest = "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE23BF5E07C4CF0DE8B8F8FA3D"
-    r = await x.post(f"{base}/ds/add", {"key_tag": "12345", "alg": "13", "digest_type": "2", "digest": digest})
+    r = await x.post(
+        f"{base}/ds/add", {"key_tag": "12345", "alg": "13", "digest_type": "2", "digest": digest}
+    )
     assert r.status_code == 303, r.text
-    r = await x.post(f"{base}/statuses", {"clientTransferProhibited": "on", "clientDeleteProhibited": "on"})
+    r = await x.post(
+        f"{base}/statuses", {"clientTransferProhibited": "on", "clientDeleteProhibited": "on"}
+    )
     assert r.status_code == 303, r.text
     r = await x.post(f"{base}/renew", {"years": "1"})
     assert r.status_code == 303, r.text
@@ -79,14 +98,21 @@ async def test_nameservers_ds_locks_renew_on_the_domain_page(users: Database) ->
     assert "ns1.example.org" in lookup.text and f"12345 13 2 {digest}" in lookup.text
     # the lock holds: delete is refused with the reason next to the field
     r = await x.post(f"{base}/delete", {"confirm": "mine.test"})
-    assert r.status_code == 400 and "clientDeleteProhibited" in (ws.field_error(r.text, "confirm") or "")
+    assert r.status_code == 400 and "clientDeleteProhibited" in (
+        ws.field_error(r.text, "confirm") or ""
+    )
     # unlocking everything at once
     r = await x.post(f"{base}/statuses", {})
     assert r.status_code == 303
     r = await x.post(f"{base}/ds/remove", {"record": f"12345 13 2 {digest}"})
     assert r.status_code == 303
     with users.read() as conn:
-        cmds = [r.cltrid for r in conn.execute(select(t.history.c.cltrid).where(t.history.c.object_type == "domain"))]
+        cmds = [
+            r.cltrid
+            for r in conn.execute(
+                select(t.history.c.cltrid).where(t.history.c.object_type == "domain")
+            )
+        ]
     assert cmds.count("web:x-user") >= 6
 
 
@@ -98,9 +124,15 @@ async def test_transfer_request_and_approve_between_registrars(users: Database) 
     r = await y.post("/console/domains/theirs.test/authcode", {})
     assert r.status_code == 200
     code = r.text.split('id="auth-code">', 1)[1].split("<", 1)[0]
-    wrong = await x.post("/console/transfers", {"op": "request", "name": "theirs.test", "auth_code": "nope-Nope-1", "years": "1"})
+    wrong = await x.post(
+        "/console/transfers",
+        {"op": "request", "name": "theirs.test", "auth_code": "nope-Nope-1", "years": "1"},
+    )
     assert wrong.status_code == 400 and ws.field_error(wrong.text, "auth_code")
-    r = await x.post("/console/transfers", {"op": "request", "name": "theirs.test", "auth_code": code, "years": "1"})
+    r = await x.post(
+        "/console/transfers",
+        {"op": "request", "name": "theirs.test", "auth_code": code, "years": "1"},
+    )
     assert r.status_code == 303, r.text
     incoming = await y.get("/console/transfers")
     assert "theirs.test" in incoming.text
@@ -133,7 +165,10 @@ async def test_delete_then_restore_with_report(users: Database) -> None:
     r = await x.post("/console/domains/gone.test/restore/report", {"reason": "deleted by mistake"})
     assert r.status_code == 400 and ws.field_error(r.text, "statements")
     assert "Both statements" in r.text
-    r = await x.post("/console/domains/gone.test/restore/report", {"reason": "deleted by mistake", "statements": "on"})
+    r = await x.post(
+        "/console/domains/gone.test/restore/report",
+        {"reason": "deleted by mistake", "statements": "on"},
+    )
     assert r.status_code == 303, r.text
     page = await x.get("/console/domains/gone.test")
     assert "pendingDelete" not in page.text
@@ -142,21 +177,33 @@ async def test_delete_then_restore_with_report(users: Database) -> None:
 async def test_contacts_hosts_poll_ledger_csv_and_settings(users: Database) -> None:
     app = ws.app(users)
     x = await ws.browser(app, "x-user")
-    r = await x.post("/console/contacts", {"handle": "xc-1", "name": "Ann Example", "city": "Berlin",
-                                           "cc": "DE", "email": "ann@example.org"})
+    r = await x.post(
+        "/console/contacts",
+        {
+            "handle": "xc-1",
+            "name": "Ann Example",
+            "city": "Berlin",
+            "cc": "DE",
+            "email": "ann@example.org",
+        },
+    )
     assert r.status_code == 303, r.text
     assert "xc-1" in (await x.get("/console/contacts")).text
     ws.create_domain(users, "ClientX", "zone.test")
-    r = await x.post("/console/hosts", {"name": "ns1.zone.test", "addresses": "192.0.2.1 2001:db8::1"})
+    r = await x.post(
+        "/console/hosts", {"name": "ns1.zone.test", "addresses": "192.0.2.1 2001:db8::1"}
+    )
     assert r.status_code == 303, r.text
     hosts = await x.get("/console/hosts")
     assert "ns1.zone.test" in hosts.text and "2001:db8::1" in hosts.text
     # poll: ClientY's transfer request puts a message in ClientX's queue
     with users.write() as conn:
-        from domreg.flows.base import enqueue_poll, Context, Actor
         from domreg.clock import Clock
+        from domreg.flows.base import Actor, Context, enqueue_poll
 
-        ctx = Context(conn, Clock().now(), Actor(ws.registrar_id(users, "ClientX"), "ClientX"), None, "T-poll")
+        ctx = Context(
+            conn, Clock().now(), Actor(ws.registrar_id(users, "ClientX"), "ClientX"), None, "T-poll"
+        )
         enqueue_poll(ctx, ctx.actor.id, "test", "Hello from the registry.", {})
     poll = await x.get("/console/poll")
     assert "Hello from the registry." in poll.text
@@ -172,7 +219,10 @@ async def test_contacts_hosts_poll_ledger_csv_and_settings(users: Database) -> N
     assert r.headers["content-type"].startswith("text/csv")
     assert 'filename="ledger-ClientX.csv"' in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert any(row["kind"] == "create" and row["domain"] == "paid.test" and row["amount"] == "-10.00" for row in rows)
+    assert any(
+        row["kind"] == "create" and row["domain"] == "paid.test" and row["amount"] == "-10.00"
+        for row in rows
+    )
     assert any(row["kind"] == "topup" for row in rows)
     # EPP access settings
     r = await x.post("/console/settings/ips", {"allowed_ips": "192.0.2.0/24\n2001:db8::/32"})
@@ -180,7 +230,9 @@ async def test_contacts_hosts_poll_ledger_csv_and_settings(users: Database) -> N
     fp = "AB:" * 31 + "CD"
     r = await x.post("/console/settings/certs", {"fingerprints": fp})
     assert r.status_code == 303
-    r = await x.post("/console/settings/password", {"password": "new-Pass-99", "password2": "new-Pass-99"})
+    r = await x.post(
+        "/console/settings/password", {"password": "new-Pass-99", "password2": "new-Pass-99"}
+    )
     assert r.status_code == 303
     with users.read() as conn:
         reg = conn.execute(select(t.registrars).where(t.registrars.c.clid == "ClientX")).one()

@@ -31,8 +31,14 @@ async def test_sign_in_needs_password_and_code(users: Database) -> None:
     app = ws.app(users)
     async with _client(app) as c:
         r = await ws.sign_in(c, "x-user", password="wrong-password-1")
-        assert r.status_code == 400 and "Wrong user name, password or authentication code." in r.text
-        r = await ws.sign_in(c, "x-user", code="000000" if pyotp.TOTP(ws.SECRETS["x-user"]).now() != "000000" else "111111")
+        assert (
+            r.status_code == 400 and "Wrong user name, password or authentication code." in r.text
+        )
+        r = await ws.sign_in(
+            c,
+            "x-user",
+            code="000000" if pyotp.TOTP(ws.SECRETS["x-user"]).now() != "000000" else "111111",
+        )
         assert r.status_code == 400
         r = await ws.sign_in(c, "nobody", code="123456")
         assert r.status_code == 400 and "Wrong user name" in r.text
@@ -40,7 +46,11 @@ async def test_sign_in_needs_password_and_code(users: Database) -> None:
         r = await ws.sign_in(c, "x-user")
         assert r.status_code == 303 and r.headers["location"] == "/console"
     with users.read() as conn:
-        failed = conn.execute(select(func.count()).select_from(t.web_audit).where(t.web_audit.c.action == "login.failed")).scalar_one()
+        failed = conn.execute(
+            select(func.count())
+            .select_from(t.web_audit)
+            .where(t.web_audit.c.action == "login.failed")
+        ).scalar_one()
         ok = conn.execute(select(t.web_audit).where(t.web_audit.c.action == "login")).one()
     assert failed == 3 and ok.username == "x-user"
 
@@ -89,7 +99,9 @@ async def test_every_post_needs_the_session_csrf_token(users: Database) -> None:
     assert ws.dump_without_audit(users) == before
     # the login form has its own (double-submit) token
     async with _client(app) as c:
-        r = await c.post("/login", data={"username": "x-user", "password": ws.PASSWORD, "code": "123456"})
+        r = await c.post(
+            "/login", data={"username": "x-user", "password": ws.PASSWORD, "code": "123456"}
+        )
         assert r.status_code == 403
 
 
@@ -99,9 +111,14 @@ async def test_registrar_never_sees_another_registrars_objects(users: Database) 
     x = await ws.browser(app, "x-user")
     before = ws.dump_without_audit(users)
     assert (await x.get("/console/domains/theirs.test")).status_code == 404
-    for action, data in [("renew", {"years": "1"}), ("delete", {"confirm": "theirs.test"}),
-                         ("nameservers", {"nameservers": "ns1.example.org"}), ("authcode", {}),
-                         ("statuses", {"clientHold": "on"}), ("transfer", {"op": "approve"})]:
+    for action, data in [
+        ("renew", {"years": "1"}),
+        ("delete", {"confirm": "theirs.test"}),
+        ("nameservers", {"nameservers": "ns1.example.org"}),
+        ("authcode", {}),
+        ("statuses", {"clientHold": "on"}),
+        ("transfer", {"op": "approve"}),
+    ]:
         r = await x.post(f"/console/domains/theirs.test/{action}", data)
         assert r.status_code == 404, action
     listing = await x.get("/console/domains", params={"q": "theirs"})
@@ -125,8 +142,16 @@ async def test_signed_out_pages_redirect_and_next_is_local_only(users: Database)
         page = await c.get("/login", params={"next": "//evil.example/x"})
         assert 'name="next" value=""' in page.text
         token = ws.csrf_of(page.text)
-        r = await c.post("/login", data={"csrf": token, "username": "x-user", "password": ws.PASSWORD,
-                                         "code": pyotp.TOTP(ws.SECRETS["x-user"]).now(), "next": "https://evil.example/"})
+        r = await c.post(
+            "/login",
+            data={
+                "csrf": token,
+                "username": "x-user",
+                "password": ws.PASSWORD,
+                "code": pyotp.TOTP(ws.SECRETS["x-user"]).now(),
+                "next": "https://evil.example/",
+            },
+        )
         assert r.status_code == 303 and r.headers["location"] == "/console"
 
 
@@ -149,7 +174,7 @@ async def test_sign_out_ends_the_session_and_suspension_ends_sessions(users: Dat
 async def test_pages_send_security_headers_and_escape_hostile_text(users: Database) -> None:
     app = ws.app(users)
     async with _client(app) as c:
-        r = await c.get("/", params={"q": '<script>alert(1)</script>.test'})
+        r = await c.get("/", params={"q": "<script>alert(1)</script>.test"})
         assert "<script>alert(1)" not in r.text and "&lt;script&gt;" in r.text
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         assert r.headers["x-content-type-options"] == "nosniff"

@@ -4,8 +4,8 @@ and reading CSRF tokens and field errors out of pages."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pyotp
@@ -18,22 +18,56 @@ from domreg.store.db import Database
 
 PASSWORD = "correct-horse-42"
 ADMIN_SECRET = "JBSWY3DPEHPK3PXPADMINAAA"
-SECRETS = {"admin": ADMIN_SECRET, "x-user": "JBSWY3DPEHPK3PXPXUSERAAA", "y-user": "JBSWY3DPEHPK3PXPYUSERAAA"}
+SECRETS = {
+    "admin": ADMIN_SECRET,
+    "x-user": "JBSWY3DPEHPK3PXPXUSERAAA",
+    "y-user": "JBSWY3DPEHPK3PXPYUSERAAA",
+}
 
 
 def app(db: Database, clock: Clock | None = None) -> object:
     return build_app(HttpContext(db=db, clock=clock or Clock(), cfg=Config()))
 
 
+_HASHES: dict[str, str] = {}
+
+
+def _cached_hash(password: str) -> str:
+    """Real argon2 hashes, computed once per password per test process (keeps tests fast)."""
+    from domreg.flows.session import hash_password
+
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
 def add_users(db: Database) -> None:
     """An administrator, a user of ClientX and a user of ClientY (fixed TOTP secrets)."""
+    from unittest import mock
+
     now = Clock().now()
-    with db.write() as conn:
-        webusers.add_user(conn, now, username="admin", password=PASSWORD, role="admin", totp_secret=ADMIN_SECRET)
-        webusers.add_user(conn, now, username="x-user", password=PASSWORD, role="registrar",
-                          registrar="ClientX", totp_secret=SECRETS["x-user"])
-        webusers.add_user(conn, now, username="y-user", password=PASSWORD, role="registrar",
-                          registrar="ClientY", totp_secret=SECRETS["y-user"])
+    with db.write() as conn, mock.patch.object(webusers, "hash_password", _cached_hash):
+        webusers.add_user(
+            conn, now, username="admin", password=PASSWORD, role="admin", totp_secret=ADMIN_SECRET
+        )
+        webusers.add_user(
+            conn,
+            now,
+            username="x-user",
+            password=PASSWORD,
+            role="registrar",
+            registrar="ClientX",
+            totp_secret=SECRETS["x-user"],
+        )
+        webusers.add_user(
+            conn,
+            now,
+            username="y-user",
+            password=PASSWORD,
+            role="registrar",
+            registrar="ClientY",
+            totp_secret=SECRETS["y-user"],
+        )
 
 
 def csrf_of(html: str) -> str:
@@ -57,23 +91,32 @@ class Browser:
     async def get(self, path: str, **kw: object) -> httpx.Response:
         return await self.client.get(path, **kw)  # type: ignore[arg-type]
 
-    async def post(self, path: str, data: dict[str, str] | None = None, csrf: bool = True, **kw: object) -> httpx.Response:
+    async def post(
+        self, path: str, data: dict[str, str] | None = None, csrf: bool = True, **kw: object
+    ) -> httpx.Response:
         body = dict(data or {})
         if csrf:
             body["csrf"] = self.csrf
         return await self.client.post(path, data=body, **kw)  # type: ignore[arg-type]
 
 
-async def sign_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD, code: str | None = None) -> httpx.Response:
+async def sign_in(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD, code: str | None = None
+) -> httpx.Response:
     page = await client.get("/login")
     token = csrf_of(page.text)
     code = code if code is not None else pyotp.TOTP(SECRETS[username]).now()
-    return await client.post("/login", data={"csrf": token, "username": username, "password": password, "code": code, "next": ""})
+    return await client.post(
+        "/login",
+        data={"csrf": token, "username": username, "password": password, "code": code, "next": ""},
+    )
 
 
 async def browser(application: object, username: str, at: datetime | None = None) -> Browser:
     """Signed in as `username`; `at`: the registry clock's time (for the TOTP code)."""
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver")  # type: ignore[arg-type]
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+    )  # type: ignore[arg-type]
     code = pyotp.TOTP(SECRETS[username]).at(at.replace(tzinfo=UTC)) if at else None
     r = await sign_in(client, username, code=code)
     assert r.status_code == 303, r.text
@@ -88,7 +131,9 @@ def registrar_id(db: Database, clid: str) -> int:
     from domreg.store import schema as t
 
     with db.read() as conn:
-        return int(conn.execute(select(t.registrars.c.id).where(t.registrars.c.clid == clid)).scalar_one())
+        return int(
+            conn.execute(select(t.registrars.c.id).where(t.registrars.c.clid == clid)).scalar_one()
+        )
 
 
 def create_domain(db: Database, clid: str, name: str, auth: str = "auth-Code-123") -> None:

@@ -190,8 +190,12 @@ def sign_in(
     ).first()
     ok = verify_password(row.password_hash if row else _DUMMY_HASH, password)
     code = code.strip().replace(" ", "")
-    ok = ok and row is not None and code.isdigit() and len(code) == 6
-    ok = ok and pyotp.TOTP(row.totp_secret).verify(code, for_time=now.replace(tzinfo=UTC), valid_window=1)  # type: ignore[union-attr]
+    ok = ok and code.isdigit() and len(code) == 6
+    if row is not None and ok:
+        # the code of this 30-second step, or of the one before or after (clock drift)
+        ok = pyotp.TOTP(row.totp_secret).verify(
+            code, for_time=now.replace(tzinfo=UTC), valid_window=1
+        )
     if not ok or row is None:
         raise LoginFailed(
             "Wrong user name, password or authentication code.", "wrong user, password or code"
