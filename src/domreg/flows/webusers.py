@@ -99,7 +99,7 @@ def add_user(
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise UserError(
-            "username", "3-64 characters: lower-case letters, digits, '.', '_', '@' or '-'"
+            "username", "user name: 3-64 characters, lower-case letters, digits, '.', '_', '@' or '-'"
         )
     if role not in ROLES:
         raise UserError("role", f"role is one of {', '.join(ROLES)}")

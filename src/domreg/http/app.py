@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+import domreg.web
 from domreg.clock import Clock
 from domreg.config import Config
 from domreg.store.db import Database
@@ -38,7 +39,7 @@ class HttpContext:
 
 def build_app(ctx: HttpContext) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health(ctx), methods=["GET", "HEAD"])]
-    routes += __import__("domreg.web", fromlist=["routes"]).routes(ctx)  # web console (issue 6)
+    routes += domreg.web.routes(ctx)  # public pages, registrar console, administration
     return Starlette(routes=routes)
 
 

@@ -9,10 +9,13 @@ sessions, CSRF, roles), `public` and `lookup` (no sign-in), `console/` (registra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from domreg.http.app import HttpContext
+if TYPE_CHECKING:
+    from domreg.http.app import HttpContext
 
 
 def routes(ctx: HttpContext) -> list[BaseRoute]:
