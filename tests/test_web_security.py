@@ -58,6 +58,25 @@ async def test_sign_in_needs_password_and_code(users: Database) -> None:
 SESSION = "domreg_session"
 
 
+async def test_a_totp_code_is_accepted_once(users: Database) -> None:
+    from datetime import UTC, timedelta
+
+    from domreg.clock import Clock, FixedClock
+
+    clock = FixedClock(Clock().now())
+    app = ws.app(users, clock)
+    totp = pyotp.TOTP(ws.SECRETS["x-user"])
+    code = totp.at(clock.now().replace(tzinfo=UTC))
+    async with _client(app) as c:
+        assert (await ws.sign_in(c, "x-user", code=code)).status_code == 303
+    async with _client(app) as c:
+        r = await ws.sign_in(c, "x-user", code=code)
+        assert r.status_code == 400 and "used already" in r.text
+        clock.advance(timedelta(seconds=30))
+        r = await ws.sign_in(c, "x-user", code=totp.at(clock.now().replace(tzinfo=UTC)))
+        assert r.status_code == 303
+
+
 async def test_login_rate_limit_refuses_even_the_right_password(users: Database) -> None:
     app = ws.app(users)
     async with _client(app) as c:

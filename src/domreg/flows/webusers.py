@@ -5,12 +5,14 @@ An administrator has no registrar; a registrar user belongs to exactly one regis
 only ever acts as it. A session is a random token in an HttpOnly cookie; the database keeps
 its SHA-256 (a stolen database does not yield live cookies) and the session's CSRF token.
 Failed sign-ins are `web_audit` rows ("login.failed"), so the rate limit holds across
-workers and restarts.
+workers and restarts. A TOTP code is accepted once (RFC 6238 section 5.2): the user's row
+keeps the time step of the last code accepted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -99,7 +101,8 @@ def add_user(
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise UserError(
-            "username", "user name: 3-64 characters, lower-case letters, digits, '.', '_', '@' or '-'"
+            "username",
+            "user name: 3-64 characters, lower-case letters, digits, '.', '_', '@' or '-'",
         )
     if role not in ROLES:
         raise UserError("role", f"role is one of {', '.join(ROLES)}")
@@ -191,18 +194,18 @@ def sign_in(
     ok = verify_password(row.password_hash if row else _DUMMY_HASH, password)
     code = code.strip().replace(" ", "")
     ok = ok and code.isdigit() and len(code) == 6
-    if row is not None and ok:
-        # the code of this 30-second step, or of the one before or after (clock drift)
-        ok = pyotp.TOTP(row.totp_secret).verify(
-            code, for_time=now.replace(tzinfo=UTC), valid_window=1
-        )
-    if not ok or row is None:
+    step = _totp_step(row.totp_secret, code, now) if row is not None and ok else None
+    if step is None or row is None:
         raise LoginFailed(
             "Wrong user name, password or authentication code.", "wrong user, password or code"
         )
     if row.disabled or (row.registrar_id is not None and row.registrar_status != "ok"):
         raise LoginFailed(
             "This account is disabled or its registrar is suspended.", "disabled or suspended"
+        )
+    if step <= row.totp_step:
+        raise LoginFailed(
+            "This authentication code was used already; wait for the next one.", "code reused"
         )
     user = WebUser(row.id, row.username, row.role, row.registrar_id, row.clid)
     token = secrets.token_urlsafe(32)
@@ -215,10 +218,26 @@ def sign_in(
             expires_at=now + SESSION_LIFETIME,
         )
     )
-    conn.execute(update(t.web_users).where(t.web_users.c.id == row.id).values(last_login_at=now))
+    conn.execute(
+        update(t.web_users)
+        .where(t.web_users.c.id == row.id)
+        .values(last_login_at=now, totp_step=step)
+    )
     conn.execute(delete(t.web_sessions).where(t.web_sessions.c.expires_at < now))
     audit(conn, now, user, "login", target=username, ip=ip)
     return user, token
+
+
+def _totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30-second step whose code `code` is: this one, or the one before or after (clock
+    drift); None if none matches."""
+    totp = pyotp.TOTP(secret)
+    when = now.replace(tzinfo=UTC)
+    for drift in (0, -1, 1):
+        moment = when + timedelta(seconds=30 * drift)
+        if hmac.compare_digest(totp.at(moment), code):
+            return int(totp.timecode(moment))
+    return None
 
 
 def record_failure(

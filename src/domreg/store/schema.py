@@ -422,6 +422,8 @@ web_users = Table(
     Column("role", String(16), nullable=False),  # "admin" or "registrar"
     Column("password_hash", String(255), nullable=False),
     Column("totp_secret", String(64), nullable=False),
+    # The 30-second step of the last accepted code: a code is accepted once (RFC 6238 5.2).
+    Column("totp_step", BigInteger, nullable=False, server_default="0"),
     Column("disabled", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime, nullable=False),
     Column("last_login_at", DateTime, nullable=True),
