@@ -16,6 +16,7 @@ from domreg.clock import Clock
 from domreg.epp.client import EppClient, client_tls_context
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
+from domreg.flows.base import Policy
 from domreg.store.db import Database
 from tests import support
 
@@ -57,9 +58,17 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture
+def policy() -> Policy:
+    """The flows' registry-wide settings for `epp_server` (a test module may override it)."""
+    return Policy()
+
+
 @pytest_asyncio.fixture
-async def epp_server(db: Database, tls_dir: Path, clock: Clock) -> AsyncIterator[EppServer]:
-    registry = Registry(db=db, clock=clock)
+async def epp_server(
+    db: Database, tls_dir: Path, clock: Clock, policy: Policy
+) -> AsyncIterator[EppServer]:
+    registry = Registry(db=db, clock=clock, policy=policy)
     server = EppServer(
         registry,
         server_tls_context(

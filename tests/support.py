@@ -148,6 +148,11 @@ TABLES = [
     t.registrar_prices,
     t.premium_names,
     t.reserved_names,
+    # launch phases (RFC 8334)
+    t.domain_launch,
+    t.smd_revocations,
+    t.trademark_claims,
+    t.tld_phases,
 ]
 
 

@@ -4,7 +4,7 @@ request and restore answers, and the fee agreement check (flows/fees.py): a stat
 the price, or none for a premium name, is 2004 and changes nothing. Every response is
 validated against the official schemas.
 
-Still to do: RFC 8748's own examples verbatim (this file builds its commands the RFC's way).
+RFC 8748's own examples, verbatim, are in tests/test_ext_fee_examples.py.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ async def test_greeting_announces_every_extension_module_in_order(connect):
         "urn:ietf:params:xml:ns:epp:secure-authinfo-transfer-1.0",
         "urn:ietf:params:xml:ns:epp:unhandled-namespaces-1.0",
         "urn:ietf:params:xml:ns:allocationToken-1.0",
+        "urn:ietf:params:xml:ns:launch-1.0",
     ]
 
 

@@ -39,6 +39,10 @@ class Config:
     # logins warn this many days before.
     password_max_age_days: int = 365
     password_warning_days: int = 30
+    # RFC 7848: the TMCH CA certificate (PEM) signed marks must chain to, and its CRL
+    # (PEM or DER); "" : not configured (sunrise creates with signed marks are then refused).
+    tmch_ca_cert: str = ""
+    tmch_crl: str = ""
 
     def __post_init__(self) -> None:
         self.fill_defaults()

@@ -80,6 +80,8 @@ def policy(cfg: Config) -> Policy:
         if cfg.password_max_age_days > 0
         else None,
         password_warning=timedelta(days=cfg.password_warning_days),
+        tmch_ca=cfg.tmch_ca_cert or None,
+        tmch_crl=cfg.tmch_crl or None,
     )
 
 

@@ -236,6 +236,9 @@ def build_parser() -> Parser:
     from domreg.cli.billing import add_parsers as add_billing
 
     add_billing(tld, reg)  # tld price/reserve/premium; registrar price/set/adjust/statement
+    from domreg.cli.phases import add_parsers as add_phases
+
+    add_phases(sub, tld)  # tld phase add/list; tld claims; tmch smdrl (RFC 8334, 7848)
 
     from domreg.cli.domain_admin import add_parser as add_domain_admin
 

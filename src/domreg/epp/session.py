@@ -54,6 +54,8 @@ Handler = Callable[[Context, Any], tuple[Any, ...]]
 def _domain_check(ctx: Context, names: Any) -> tuple[Any, ...]:
     if isinstance(names, checks.DomainCheck):  # extended (fee, allocation token)
         checked = checks.check(ctx, names)
+        if checked.claims is not None:  # RFC 8334 claims/trademark form: no availability
+            return Result.SUCCESS, "", checked
         return Result.SUCCESS, render.domain_check(checked.items), checked
     return Result.SUCCESS, render.domain_check(domain.check(ctx, names))
 

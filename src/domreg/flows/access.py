@@ -1,6 +1,6 @@
 """Operator and registrar settings outside EPP objects: a registrar's EPP access (password,
 IP allow-list, client certificate fingerprints), its status (active or suspended), a TLD's
-lifecycle policy and launch phases. Used by the web console and administration.
+lifecycle policy. Used by the web console and administration.
 
 Each function validates everything before writing and raises `FieldError` (naming the
 form field at fault) so that a refused request changes nothing.
@@ -12,7 +12,7 @@ import ipaddress
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from domreg.flows.registry import RegistryError
 from domreg.flows.session import hash_password, normalise_fingerprint
@@ -33,7 +33,6 @@ POLICY_FIELDS: dict[str, tuple[int, int]] = {
     "redemption_days": (0, 90),
     "pending_delete_days": (0, 30),
 }
-PHASES = ("sunrise", "claims", "landrush", "open")
 
 
 class FieldError(RegistryError):
@@ -149,18 +148,3 @@ def set_tld_policy(conn: Connection, tld: str, values: dict[str, int]) -> None:
     done = conn.execute(update(t.tlds).where(t.tlds.c.name == tld).values(**values))
     if done.rowcount != 1:
         raise FieldError("tld", f"TLD {tld} does not exist")
-
-
-def add_phase(
-    conn: Connection, tld: str, name: str, starts_at: datetime, ends_at: datetime | None
-) -> None:
-    if name not in PHASES:
-        raise FieldError("phase", f"phase is one of {', '.join(PHASES)}")
-    if ends_at is not None and ends_at <= starts_at:
-        raise FieldError("ends_at", "must be after the start")
-    tld_id = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == tld)).scalar_one_or_none()
-    if tld_id is None:
-        raise FieldError("tld", f"TLD {tld} does not exist")
-    conn.execute(
-        insert(t.tld_phases).values(tld_id=tld_id, name=name, starts_at=starts_at, ends_at=ends_at)
-    )

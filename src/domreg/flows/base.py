@@ -52,6 +52,10 @@ class Policy:
     auth_info_ttl: timedelta = timedelta(days=14)
     password_max_age: timedelta | None = None
     password_warning: timedelta = timedelta(days=30)
+    # RFC 7848 signed marks: the TMCH CA certificate (PEM file) they must chain to, and the
+    # TMCH CRL (PEM or DER file) of revoked signing certificates; None: not configured.
+    tmch_ca: str | None = None
+    tmch_crl: str | None = None
 
 
 @dataclass(slots=True)

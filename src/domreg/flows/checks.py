@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domreg.flows import domain, fees, tokens
+from domreg.flows import domain, fees, launch, tokens
 from domreg.flows.base import Context
 from domreg.flows.lookup import tld_for
 from domreg.model.names import parse_name
@@ -19,12 +19,16 @@ class DomainCheck:
     names: tuple[str, ...]
     fee: fees.FeeCheck | None = None
     allocation_token: str | None = None
+    launch: launch.LaunchCheck | None = None  # RFC 8334 check forms
 
 
 @dataclass(frozen=True, slots=True)
 class Checked:
     items: list[domain.CheckItem]
     fees: fees.FeeCheckResult | None = None
+    #: The claims or trademark form's answer (RFC 8334 section 3.1.1, 3.1.3), which replaces
+    #: the availability (`items` is then empty and not rendered).
+    claims: launch.ClaimsChecked | None = None
 
 
 def of(command: object) -> DomainCheck:
@@ -66,7 +70,13 @@ def _with_token(ctx: Context, items: list[domain.CheckItem], given: str) -> list
 def check(ctx: Context, cmd: DomainCheck) -> Checked:
     """Availability of each name (`domain.check`, with an allocation token: `_with_token`)
     and, if asked, each one's fees (`fees.check`: 2004 for a currency other than the
-    registrar's)."""
+    registrar's); with a launch check form, `launch.check` (the claims and trademark forms
+    answer claims instead of availability)."""
+    if cmd.launch is not None:
+        claims = launch.check(ctx, list(cmd.names), cmd.launch)
+        if claims is not None:
+            fee = fees.check(ctx, list(cmd.names), cmd.fee) if cmd.fee is not None else None
+            return Checked([], fee, claims)
     items = domain.check(ctx, list(cmd.names))
     if cmd.allocation_token is not None:
         items = _with_token(ctx, items, cmd.allocation_token)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
-from domreg.flows import billing, fees, lifecycle, pricing, tokens
+from domreg.flows import billing, fees, launch, lifecycle, pricing, tokens
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
 from domreg.flows.base import (
@@ -82,6 +82,7 @@ class DomainInfo:
     auth_info: str | None = None
     ds: list[dnssec_flow.DsData] = field(default_factory=list)  # DNSSEC delegation signer
     rgp: list[str] = field(default_factory=list)  # RGP statuses (RFC 3915), full views only
+    launch: launch.LaunchData | None = None  # asked for with <launch:info> (RFC 8334)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class DomainCreate:
     dnssec: dnssec_flow.DnssecCreate | None = None
     fee: fees.FeeStatement | None = None  # the fee the client agrees to (RFC 8748)
     allocation_token: str | None = None  # RFC 8495
+    launch: launch.LaunchCreate | None = None  # RFC 8334: phase, signed marks, claims notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ def info(
     hosts: str = "all",
     auth_info: str | None = None,
     auth_roid: str | None = None,
+    launch_info: launch.LaunchInfo | None = None,
 ) -> DomainInfo:
     """Domain info. 2303 unknown name; 2202 wrong authInfo from a non-sponsor.
 
@@ -218,6 +221,8 @@ def info(
     The authInfo must be set, unexpired and match (RFC 9154 section 4.4: an empty one never
     does); the answer never holds its value, and only the sponsor learns whether one is set.
     Full views carry the domain's DS records (`ds`) and RGP statuses (`rgp`, RFC 3915).
+    With `launch_info` (RFC 8334 `<launch:info>`), the phase the domain was registered in:
+    2201 without a full view, else the codes of `launch.info`.
     """
     conn = ctx.conn
     row = require_domain(conn, name)
@@ -231,6 +236,13 @@ def info(
     result = render_info(conn, row, hosts, full, show_auth=is_sponsor and has_auth)
     if full:
         result.rgp = lifecycle.rgp_statuses(conn, row.id, ctx.now)
+    if launch_info is not None:  # RFC 8334 section 3.2
+        if not full:
+            raise EppError(
+                Result.AUTHORIZATION_ERROR,
+                "launch information is for the sponsoring registrar or with the authInfo",
+            )
+        result.launch = launch.info(conn, row, launch_info)
     return result
 
 
@@ -375,6 +387,11 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     2201 an allocation token that is unknown, expired, used up or not valid for this
     registrar, TLD or name (`tokens.validate`; redeemed in this transaction, `tokens.redeem`);
     2303 a named contact or host does not exist;
+    launch phases (RFC 8334, `launch.admit`): 2306 a phase that is not the TLD's active one,
+    a TLD with phases none of which is active, a sunrise create without a signed mark, a
+    claims-phase create of a claimed name without a valid claims notice; 2202 a signed mark
+    that does not verify, is revoked, expired or does not cover the name; 2005 an unreadable
+    signed mark or notice id; 2102 `<launch:codeMark>`;
     2104 the registrar's funds (balance plus credit limit) do not cover the create price;
     2004 a stated fee (RFC 8748) below the price or in another currency, or none for a
     premium name (`fees.agree`);
@@ -413,6 +430,7 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     reserved = pricing.reserved_reasons(conn, {(tld.id, dn.labels[0])})
     if reserved and not (token is not None and token.allows_reserved):
         raise EppError(Result.OBJECT_EXISTS, f"reserved: {next(iter(reserved.values()))}")
+    admitted = launch.admit(ctx, tld, dn.labels[0], cmd.launch)  # RFC 8334 launch phases
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -476,6 +494,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         )
     if cmd.dnssec is not None:
         dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
+    if admitted is not None:
+        launch.record(conn, domain_id, admitted)
     record(
         ctx,
         object_type="domain",

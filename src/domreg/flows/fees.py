@@ -186,8 +186,10 @@ def check(ctx: Context, names: list[str], request: FeeCheck) -> FeeCheckResult:
 
     2004 a currency other than the registrar's account currency. A name that is invalid or
     not under a served TLD, or a TLD priced in another currency, is `avail` false with a
-    reason; a command without a fee here (delete, update, custom) or a period that is not
-    whole years 1 to 10 is answered without a fee, with a reason.
+    reason; a command without a fee here (delete, update, custom) is answered without a fee
+    (free); a period that is not whole years 1 to 10 (for create: the TLD's registration
+    periods) is answered without a fee, with a reason, and makes the name `avail` false
+    (RFC 8748 section 3.9).
     """
     conn = ctx.conn
     currency = _account_currency(conn, ctx.actor.id)
@@ -217,20 +219,24 @@ def check(ctx: Context, names: list[str], request: FeeCheck) -> FeeCheckResult:
         price_class = first.price_class
         for q in request.commands:
             period = None if q.command == "restore" else (q.period or 1)
-            if q.command not in PRICED:
-                commands.append(
-                    FeeCommand(q.command, None, q.unit, None, False, "No fee for this command")
-                )
+            if q.command not in PRICED:  # free here: no <fee:fee> (RFC 8748 section 5.1.1)
+                commands.append(FeeCommand(q.command, None, q.unit, None, False))
                 continue
             years = 1 if q.command == "restore" or q.period is None else q.years
-            if years is None or not 1 <= years <= 10:
-                commands.append(
-                    FeeCommand(q.command, period, q.unit, None, False, "Period not supported")
-                )
+            low, high = (
+                (tld.min_period_years, tld.max_period_years) if q.command == "create" else (1, 10)
+            )
+            if years is None or not low <= years <= high:
+                span = f"{low}" if low == high else f"{low} to {high}"
+                what = "registration" if q.command == "create" else q.command
+                why = f"Only {span} year {what} periods are valid."
+                commands.append(FeeCommand(q.command, period, q.unit, None, False, why))
                 continue
             price = billing.quote(conn, ctx.actor.id, tld.id, label, q.command, years)
             commands.append(
                 FeeCommand(q.command, period, q.unit, price.amount, price.price_class == STANDARD)
             )
-        items.append(FeeItem(raw, True, price_class, tuple(commands)))
+        # RFC 8748 section 3.9: a command that cannot be priced makes the object unavailable.
+        avail = all(c.reason is None for c in commands)
+        items.append(FeeItem(raw, avail, price_class, tuple(commands)))
     return FeeCheckResult(currency, tuple(items))

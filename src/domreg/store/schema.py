@@ -80,6 +80,8 @@ tld_phases = Table(
     Column("name", String(16), nullable=False),
     Column("starts_at", DateTime, nullable=False),
     Column("ends_at", DateTime, nullable=True),
+    # RFC 8334 section 2.3: the sub-phase (or, for "custom", the phase's full name).
+    Column("sub_phase", String(64), nullable=True),
     Index("ix_tld_phases_tld", "tld_id", "starts_at"),
 )
 
@@ -408,6 +410,31 @@ cursors = Table(
     Column("updated_at", DateTime, nullable=True),
 )
 
+
+# ---------------------------------------------------------------- launch phases (RFC 8334)
+
+#: The launch phase a domain was registered in (registration-based launch: one row per domain
+#: created while its TLD had a phase), with the signed mark or claims notice it was created with.
+domain_launch = Table(
+    "domain_launch",
+    metadata,
+    Column("domain_id", ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("phase", String(16), nullable=False),
+    Column("sub_phase", String(64), nullable=True),
+    Column("smd_id", String(128), nullable=True),  # the signed mark's <smd:id>
+    Column("mark_xml", Text, nullable=True),  # its verified <mark:mark>, for includeMark
+    Column("notice_id", String(64), nullable=True),  # the claims notice accepted
+    Column("notice_not_after", DateTime, nullable=True),
+    Column("notice_accepted_at", DateTime, nullable=True),
+)
+
+#: Revoked signed marks (the TMCH SMD revocation list): a sunrise create with one is refused.
+smd_revocations = Table(
+    "smd_revocations",
+    metadata,
+    Column("smd_id", String(128), primary_key=True),
+    Column("revoked_at", DateTime, nullable=False),
+)
 
 # ---------------------------------------------------------------- web console (issue 6)
 

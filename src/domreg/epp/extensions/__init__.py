@@ -27,6 +27,7 @@ from domreg.epp.extensions import (
     allocation_token,
     changepoll,
     fee,
+    launch,
     loginsec,
     rgp,
     secdns,
@@ -38,7 +39,17 @@ from domreg.model.errors import EppError, ErrorValue
 from domreg.model.results import Result
 
 #: Every extension module, in greeting order.
-MODULES = (secdns, rgp, fee, loginsec, changepoll, secureauthinfo, unhandled, allocation_token)
+MODULES = (
+    secdns,
+    rgp,
+    fee,
+    loginsec,
+    changepoll,
+    secureauthinfo,
+    unhandled,
+    allocation_token,
+    launch,
+)
 BY_URI = {m.URI: m for m in MODULES}
 #: The extension URIs announced in the greeting (namespaces.EXTENSIONS).
 URIS: tuple[str, ...] = tuple(BY_URI)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from domreg.flows import access, billing, pricing, registry, webusers
+from domreg.flows import access, billing, launch, pricing, registry, webusers
 from domreg.store import schema as t
 from domreg.web.auth import page
 from domreg.web.core import Form, Problem, Web, not_found, redirect
@@ -130,7 +130,7 @@ def routes(web: Web) -> list[BaseRoute]:
             tld=data,
             policy_fields=list(access.POLICY_FIELDS),
             operations=billing.OPERATIONS,
-            phases=access.PHASES,
+            phases=launch.PHASES,
             errors=errors or {},
             form=values,
         )
@@ -168,9 +168,12 @@ def routes(web: Web) -> list[BaseRoute]:
 
                     await web.act(request, user, "tld.policy", name, fn)
                 elif kind == "phase":
-                    phase = form.choice("phase", label="Phase", options=access.PHASES)
+                    phase = form.choice("phase", label="Phase", options=launch.PHASES)
+                    sub = form.text("sub_phase", label="Sub-phase", required=False, max_len=64)
                     starts = _date(form, "starts_at", "Starts", required=True)
                     ends = _date(form, "ends_at", "Ends", required=False)
+                    if starts and ends and ends <= starts:
+                        form.errors["ends_at"] = "Ends: must be after the start."
                     form.check()
                     assert starts is not None
                     await web.act(
@@ -178,7 +181,10 @@ def routes(web: Web) -> list[BaseRoute]:
                         user,
                         "tld.phase",
                         name,
-                        lambda ctx: access.add_phase(ctx.conn, name, phase, starts, ends),
+                        lambda ctx: launch.add_phase(
+                            ctx.conn, name, phase, starts, ends, sub or None
+                        ),
+                        "phase",
                     )
                 else:
                     body = form.upload("file", label="CSV file")

@@ -1,7 +1,7 @@
 """web console: users, sessions, audit; domain list and history indexes
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0007
 Create Date: 2026-11-30 07:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
