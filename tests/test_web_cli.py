@@ -4,6 +4,7 @@ the web pages on its HTTP port (templates and stylesheet come from the installed
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,14 @@ def test_user_add_prints_totp_secret_and_the_admin_signs_in(
     ) as env:
         base = f"http://127.0.0.1:{env['DOMREG_HTTP_PORT']}"
         with httpx.Client(base_url=base) as c:
+            deadline = time.monotonic() + 30  # `served` waits for EPP; HTTP starts just after
+            while True:
+                try:
+                    c.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "the HTTP port never opened"
+                    time.sleep(0.1)
             assert "Domain search" in c.get("/").text
             assert "skip" in c.get("/static/style.css").text
             page = c.get("/login")
