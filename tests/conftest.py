@@ -20,6 +20,8 @@ from domreg.flows.base import Policy
 from domreg.store.db import Database
 from tests import support
 
+pytest_plugins = ["tests.dnssupport"]  # the module-scoped Knot DNS of the DNS tests
+
 
 @pytest.fixture(scope="session")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -153,6 +153,7 @@ TABLES = [
     t.smd_revocations,
     t.trademark_claims,
     t.tld_phases,
+    t.tld_dns,
 ]
 
 
@@ -251,7 +252,7 @@ def served(
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
-        **{f"DOMREG_{k.upper()}": v for k, v in settings.items()},
+        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
     cli = [sys.executable, "-m", "domreg"]
     subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)

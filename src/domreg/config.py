@@ -43,6 +43,33 @@ class Config:
     # (PEM or DER); "" : not configured (sunrise creates with signed marks are then refused).
     tmch_ca_cert: str = ""
     tmch_crl: str = ""
+    # RDAP and WHOIS (issue 4). Links in RDAP answers use rdap_base_url (absolute, ending in
+    # "/rdap/"); empty: built from the request's Host. Rate limits are per client IP and
+    # worker process (0: none); a failed HTTP authentication costs 10 requests.
+    rdap_base_url: str = ""
+    rdap_tos_url: str = ""  # terms of service page; empty: the service's help answer
+    rdap_rate_limit: float = 20.0  # requests per second
+    rdap_rate_burst: int = 60
+    rdap_search_limit: int = 25  # objects per search page
+    rdap_max_age: int = 0  # Cache-Control max-age of anonymous answers (0: revalidate, ETag)
+    rdap_auth_cache_seconds: float = 60.0  # how long a verified HTTP password is remembered
+    whois_rate_limit: float = 10.0  # queries per second
+    whois_rate_burst: int = 30
+    whois_timeout: float = 10.0  # seconds a client has to send its query line
+    whois_max_query: int = 255  # characters of a query line
+    # DNS publication (dns/). dns_mode: "knot" runs a Knot DNS of its own (demo, tests) on
+    # dns_server; "knotc" drives an existing Knot through its control socket; "update" sends
+    # DNS UPDATE (RFC 2136, TSIG) to dns_server; "files" only writes zone files (NSD, BIND,
+    # then runs dns_reload_command); "off" publishes nothing.
+    dns_mode: str = "knot"
+    dns_method: str = "knotc"  # how changes reach the Knot of dns_mode "knot": knotc or update
+    dns_server: str = "127.0.0.1@5353"  # address@port the authoritative server answers on
+    dns_zone_dir: str = ""  # default: <data_dir>/dns/zones (files named <tld>.zone)
+    dns_knot_dir: str = ""  # default: <data_dir>/dns/knot (managed Knot: config, journal, keys)
+    dns_knot_socket: str = ""  # default: <dns_knot_dir>/knot.sock
+    dns_tsig_file: str = ""  # default: <data_dir>/dns/tsig.key ("name algorithm secret")
+    dns_poll_interval: float = 0.1  # seconds between looks at the outbox
+    dns_reload_command: str = ""  # dns_mode "files": run after each write; {zone} and {file}
 
     def __post_init__(self) -> None:
         self.fill_defaults()
@@ -57,6 +84,16 @@ class Config:
             self.epp_key = str(data / "tls" / "server.key")
         if not self.epp_client_ca:
             self.epp_client_ca = str(data / "tls" / "ca.crt")
+
+        dns = data / "dns"
+        if not self.dns_zone_dir:
+            self.dns_zone_dir = str(dns / "zones")
+        if not self.dns_knot_dir:
+            self.dns_knot_dir = str(dns / "knot")
+        if not self.dns_knot_socket:
+            self.dns_knot_socket = str(Path(self.dns_knot_dir) / "knot.sock")
+        if not self.dns_tsig_file:
+            self.dns_tsig_file = str(dns / "tsig.key")
 
     @property
     def tls_dir(self) -> Path:

@@ -20,12 +20,14 @@ import uvloop
 
 from domreg.clock import Clock
 from domreg.config import Config
+from domreg.dns.service import DnsService
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.scheduler import Scheduler
 from domreg.store.db import Database
+from domreg.whois import server as whois_server
 
 log = logging.getLogger("domreg")
 
@@ -43,6 +45,7 @@ async def run(
             await scheduler.tick()
         except Exception:
             log.exception("lifecycle jobs could not catch up; the scheduler will retry")
+    dns = await start_dns(cfg, clock) if jobs else None  # DNS publication: first worker only
     epp = EppServer(
         registry,
         server_tls_context(
@@ -55,8 +58,12 @@ async def run(
     await epp.start(cfg.epp_host, cfg.epp_port, reuse_port=reuse_port)
     http = HttpServer(build_app(HttpContext(db=db, clock=clock, cfg=cfg)))
     await http.start(cfg.http_host, cfg.http_port, reuse_port=reuse_port)
+    whois = whois_server.from_config(db, clock, cfg)  # WHOIS (RFC 3912)
+    await whois.start(cfg.whois_host, cfg.whois_port, reuse_port=reuse_port)
     if scheduler is not None:
         scheduler.start()
+    if dns is not None:
+        dns.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,9 +74,26 @@ async def run(
     log.info("shutting down (pid %d)", os.getpid())
     if scheduler is not None:
         await scheduler.stop()
+    if dns is not None:
+        await dns.close()
     await http.close()
+    await whois.close()
     await epp.close()
     db.close()
+
+
+async def start_dns(cfg: Config, clock: Clock) -> DnsService | None:
+    """The DNS publisher (and the Knot domreg runs itself, dns_mode "knot"), or None."""
+    if cfg.dns_mode == "off":
+        return None
+    service = DnsService(cfg, clock)
+    try:
+        await asyncio.to_thread(service.open)
+    except Exception:
+        log.exception("DNS publication could not start; the registry runs without it")
+        service.shutdown()
+        return None
+    return service
 
 
 def policy(cfg: Config) -> Policy:
@@ -90,7 +114,8 @@ def banner(cfg: Config) -> str:
         [
             "domreg is running:",
             f"  EPP (RFC 5734, TLS)  {cfg.epp_host}:{cfg.epp_port}   CA certificate: {cfg.epp_client_ca}",
-            f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz)",
+            f"  HTTP                 http://{cfg.http_host}:{cfg.http_port}/   (health: /healthz, RDAP: /rdap/help)",
+            f"  WHOIS (RFC 3912)     {cfg.whois_host}:{cfg.whois_port}",
             f"  database             {cfg.database_url}",
             f"  lifecycle jobs       every {cfg.jobs_interval:g} s"
             if cfg.jobs_interval > 0

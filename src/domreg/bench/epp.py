@@ -732,7 +732,7 @@ def wait_listening(port: int, workers: int, alive: Callable[[], bool], what: str
 
 
 @contextlib.contextmanager
-def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
+def domreg_server(url: str, data_dir: Path, workers: int, **settings: str) -> Iterator[Server]:
     """`domreg serve` as a separate process tree, configured by DOMREG_* variables."""
     port = free_port()
     env = dict(os.environ)
@@ -744,6 +744,7 @@ def domreg_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
         DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
+        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
     env.pop("DOMREG_CONFIG", None)
     log = data_dir / f"serve-{port}.log"

@@ -254,6 +254,9 @@ def build_parser() -> Parser:
 
     add_tokens(sub)  # token add TOKEN [...]; token list
 
+    from domreg.cli.zone import add_parser as add_zone
+
+    add_zone(sub)  # zone publish|export|ds|status|set
     from domreg.cli.users import add_parser as add_users
 
     add_users(sub)  # user add USERNAME --role ...; user list (web console)
@@ -275,6 +278,13 @@ def build_parser() -> Parser:
     )
     add_bench_epp(bench_epp)
     bench_epp.set_defaults(fn=cmd_bench_epp)
+    from domreg.cli.rdds import add_parsers as add_rdds
+
+    add_rdds(reg, bench)  # registrar rdds CLID [...]; bench rdap; bench whois
+
+    from domreg.bench.dns import add_parser as add_bench_dns
+
+    add_bench_dns(bench)  # bench dns: zone build beside kzonecheck, EPP-to-DNS latency
     return p
 
 

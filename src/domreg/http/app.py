@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import domreg.web
+from domreg import rdap
 from domreg.clock import Clock
 from domreg.config import Config
 from domreg.store.db import Database
@@ -39,6 +40,7 @@ class HttpContext:
 
 def build_app(ctx: HttpContext) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health(ctx), methods=["GET", "HEAD"])]
+    routes += rdap.routes(ctx)  # RDAP under /rdap/
     routes += domreg.web.routes(ctx)  # public pages, registrar console, administration
     return Starlette(routes=routes)
 

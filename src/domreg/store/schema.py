@@ -436,6 +436,51 @@ smd_revocations = Table(
     Column("revoked_at", DateTime, nullable=False),
 )
 
+# ---------------------------------------------------------------- registrar contact data (RDDS)
+# What RDAP and WHOIS publish about a registrar (ICANN RDAP Response Profile 2.4 and 3.1,
+# Registry Agreement Specification 4): its web site, WHOIS server, abuse contact, and the
+# postal address, phone and fax of a registrar entity. Migration 0003.
+for _column in (
+    Column("url", String(255), nullable=True),
+    Column("whois_server", String(255), nullable=True),
+    Column("abuse_email", String(255), nullable=True),
+    Column("abuse_phone", String(64), nullable=True),
+    Column("phone", String(64), nullable=True),
+    Column("fax", String(64), nullable=True),
+    Column("street", Text, nullable=True),  # JSON list of up to three lines
+    Column("city", String(255), nullable=True),
+    Column("sp", String(255), nullable=True),
+    Column("pc", String(16), nullable=True),
+    Column("cc", String(2), nullable=True),
+):
+    registrars.append_column(_column)
+del _column
+
+# ---------------------------------------------------------------- DNS publication (issue 5)
+
+#: Per-TLD DNS settings and publication state (dns/): the apex nameservers with their glue,
+#: SOA values and TTL, and what the publisher last did. No row: the defaults of dns/zone.py.
+tld_dns = Table(
+    "tld_dns",
+    metadata,
+    Column("tld_id", ForeignKey("tlds.id", ondelete="CASCADE"), primary_key=True),
+    # JSON list of {"name": "ns1.nic.example", "addresses": ["192.0.2.1", "2001:db8::1"]}.
+    Column("nameservers", Text, nullable=False, server_default="[]"),
+    Column("hostmaster", String(253), nullable=True),  # SOA RNAME as a mailbox, e.g. a@b.example
+    Column("ttl", Integer, nullable=False, server_default="3600"),
+    Column("soa_refresh", Integer, nullable=False, server_default="14400"),
+    Column("soa_retry", Integer, nullable=False, server_default="3600"),
+    Column("soa_expire", Integer, nullable=False, server_default="1209600"),
+    Column("soa_minimum", Integer, nullable=False, server_default="3600"),
+    # Publication state, written by the publisher.
+    Column("serial", BigInteger, nullable=False, server_default="0"),  # last serial built
+    Column("served_serial", BigInteger, nullable=True),  # SOA serial the server answered with
+    Column("published_at", DateTime, nullable=True),
+    Column("full_published_at", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("error_at", DateTime, nullable=True),
+)
+
 # ---------------------------------------------------------------- web console (issue 6)
 
 #: People who sign in to the web console: registry administrators (no registrar) and the

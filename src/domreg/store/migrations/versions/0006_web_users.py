@@ -1,7 +1,7 @@
 """web console: users, sessions, audit; domain list and history indexes
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0004
 Create Date: 2026-11-30 07:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0006'
-down_revision = '0007'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,12 @@
+"""The WHOIS benchmark, runnable from a checkout: `python bench/whois.py [options]`.
+
+The same as `domreg bench whois [options]`; the benchmark itself is `domreg.bench.rdds`."""
+
+from __future__ import annotations
+
+import sys
+
+from domreg.cli.main import main
+
+if __name__ == "__main__":
+    raise SystemExit(main(["bench", "whois", *sys.argv[1:]]))

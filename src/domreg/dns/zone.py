@@ -1,0 +1,443 @@
+"""Zone building from the database: the contents of a TLD's zone, whole or one name at a time.
+
+What a TLD zone holds (the same rules for a full build and for incremental changes):
+- the SOA and the apex NS records, with the apex nameservers' addresses (their glue) when
+  they are in the zone (per-TLD settings, table `tld_dns`);
+- one delegation per live domain that has nameservers and is not held or being deleted
+  (`EXCLUDING`: clientHold, serverHold, pendingDelete; the RGP states redemption,
+  pendingRestore and pendingDelete all carry pendingDelete): its NS records, and its DS records
+  from secDNS data (`domain_ds`);
+- narrow glue, and no orphan glue: A/AAAA records only for a host that is subordinate to a
+  published domain and is one of that domain's own nameservers. Sibling glue (a host under
+  another delegated domain) is left to that domain's delegation; hosts under a domain that is
+  not published get no address records.
+Names are stored, and written, as lower-case A-labels.
+
+The full build streams: the database renders every record as its master file line (three
+queries: nameservers, DS, glue), read in large pieces (COPY TO STDOUT on PostgreSQL, one
+string per range of domain ids on SQLite) inside one read snapshot and written as they come,
+so memory does not grow with the zone. `node_records` gives the records of chosen owner
+names, for the incremental publishers, by the same rules; tests compare the two.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import Connection, and_, select
+
+from domreg.model import statuses as st
+from domreg.store import schema as t
+from domreg.store.db import Database
+
+#: Domain statuses that keep a domain out of the zone.
+EXCLUDING = (st.CLIENT_HOLD, st.SERVER_HOLD, st.PENDING_DELETE)
+#: Names per IN list in the per-name queries.
+CHUNK = 500
+
+#: (ttl, type, rdata): one record of an owner name.
+Record = tuple[int, str, str]
+
+
+class ZoneError(ValueError):
+    """A TLD or a DNS setting that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    name: str
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """A TLD's DNS settings (`tld_dns`, or the defaults below when it has no row)."""
+
+    tld: str
+    tld_id: int
+    nameservers: tuple[Nameserver, ...]
+    hostmaster: str  # SOA RNAME in mailbox form: hostmaster@nic.example
+    ttl: int = 3600
+    soa_refresh: int = 14_400
+    soa_retry: int = 3600
+    soa_expire: int = 1_209_600
+    soa_minimum: int = 3600
+    serial: int = 0  # the last serial built
+
+    @staticmethod
+    def defaults(tld: str) -> tuple[Nameserver, ...]:
+        """Loopback nameservers for a TLD nobody configured: right for the demo, where
+        domreg's own Knot answers on 127.0.0.1; `domreg zone set` sets the real ones."""
+        return (Nameserver(f"ns1.nic.{tld}", ("127.0.0.1",)),)
+
+    def soa_rdata(self, serial: int) -> str:
+        local, _, domain = self.hostmaster.partition("@")
+        rname = local.replace(".", "\\.") + "." + domain
+        return (
+            f"{self.nameservers[0].name}. {rname}. {serial} {self.soa_refresh} "
+            f"{self.soa_retry} {self.soa_expire} {self.soa_minimum}"
+        )
+
+    def apex_records(self, serial: int) -> list[tuple[str, Record]]:
+        """SOA, apex NS, and the addresses of apex nameservers inside the zone."""
+        out = [(self.tld, (self.ttl, "SOA", self.soa_rdata(serial)))]
+        out += [(self.tld, (self.ttl, "NS", ns.name + ".")) for ns in self.nameservers]
+        for ns in self.nameservers:
+            if in_zone(ns.name, self.tld):
+                out += [(ns.name, address_record(self.ttl, a)) for a in ns.addresses]
+        return out
+
+
+def in_zone(name: str, tld: str) -> bool:
+    return name == tld or name.endswith("." + tld)
+
+
+def address_record(ttl: int, address: str) -> Record:
+    return (ttl, "AAAA" if ":" in address else "A", address)
+
+
+def ds_rdata(key_tag: int, alg: int, digest_type: int, digest: str) -> str:
+    return f"{key_tag} {alg} {digest_type} {digest.upper()}"
+
+
+def line(owner: str, record: Record) -> str:
+    ttl, rtype, rdata = record
+    return f"{owner}. {ttl} IN {rtype} {rdata}\n"
+
+
+# ---------------------------------------------------------------- settings
+
+
+def tld_row(conn: Connection, tld: str) -> Any:
+    row = conn.execute(select(t.tlds.c.id, t.tlds.c.name).where(t.tlds.c.name == tld)).first()
+    if row is None:
+        raise ZoneError(f"TLD {tld} does not exist")
+    return row
+
+
+def settings(conn: Connection, tld: str) -> ZoneSettings:
+    """The DNS settings of `tld` (ZoneError if there is no such TLD)."""
+    tld = tld.lower().strip(".")
+    row = tld_row(conn, tld)
+    dns = conn.execute(select(t.tld_dns).where(t.tld_dns.c.tld_id == row.id)).first()
+    if dns is None:
+        return ZoneSettings(
+            tld, row.id, ZoneSettings.defaults(tld), hostmaster=f"hostmaster@nic.{tld}"
+        )
+    servers = tuple(
+        Nameserver(s["name"], tuple(s.get("addresses", ()))) for s in orjson.loads(dns.nameservers)
+    )
+    return ZoneSettings(
+        tld,
+        row.id,
+        servers or ZoneSettings.defaults(tld),
+        hostmaster=dns.hostmaster or f"hostmaster@nic.{tld}",
+        ttl=dns.ttl,
+        soa_refresh=dns.soa_refresh,
+        soa_retry=dns.soa_retry,
+        soa_expire=dns.soa_expire,
+        soa_minimum=dns.soa_minimum,
+        serial=dns.serial,
+    )
+
+
+def tld_names(conn: Connection) -> list[str]:
+    return [r.name for r in conn.execute(select(t.tlds.c.name).order_by(t.tlds.c.name))]
+
+
+def tld_of(name: str, tlds: Iterable[str]) -> str | None:
+    """The TLD among `tlds` that `name` is in (the longest match), or None."""
+    best = None
+    for tld in tlds:
+        if in_zone(name, tld) and (best is None or len(tld) > len(best)):
+            best = tld
+    return best
+
+
+# ---------------------------------------------------------------- reading
+
+
+@contextmanager
+def snapshot(db: Database) -> Iterator[Connection]:
+    """A read-only transaction that sees one state of the database for all its queries
+    (REPEATABLE READ on PostgreSQL, which also allows server-side cursors)."""
+    if db.is_sqlite:
+        with db.read() as conn:
+            yield conn
+        return
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def _excluded_ids(conn: Connection, tld_id: int, ids: list[int] | None = None) -> set[int]:
+    d, s = t.domains, t.statuses
+    q = (
+        select(d.c.id)
+        .join(s, s.c.roid == d.c.roid)
+        .where(d.c.tld_id == tld_id, d.c.deleted_at.is_(None), s.c.status.in_(EXCLUDING))
+    )
+    if ids is not None:
+        q = q.where(d.c.id.in_(ids))
+    return {r.id for r in conn.execute(q)}
+
+
+# The full build: the database renders each record as its master file line, and the lines
+# are streamed to the file as they come (COPY TO STDOUT on PostgreSQL; on SQLite one string
+# per range of domain ids). Only integers (ids, TTL) and the constants above are put into
+# these statements.
+
+
+def _excluded_sql(tld_id: int) -> str:
+    """A condition on `d` (domains): not held or being deleted. The subquery does not depend
+    on `d`, so the database evaluates it once (a small set) instead of once per row."""
+    held = ", ".join(f"'{s}'" for s in EXCLUDING)
+    return (
+        "d.id NOT IN (SELECT e.id FROM domains e JOIN statuses s ON s.roid = e.roid "
+        f"WHERE e.tld_id = {tld_id} AND s.status IN ({held}))"
+    )
+
+
+# Each statement below is (the rendered line, the rest of the query); the rest constrains
+# `d`, the delegated domain, whose id ranges split the work on SQLite.
+
+
+def _ns_sql(tld_id: int, ttl: int) -> tuple[str, str]:
+    return (
+        f"d.name || '. {ttl} IN NS ' || h.name || '.'",
+        "FROM domains d JOIN domain_hosts dh ON dh.domain_id = d.id "
+        "JOIN hosts h ON h.id = dh.host_id "
+        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)}",
+    )
+
+
+def _ds_sql(tld_id: int, ttl: int) -> tuple[str, str]:
+    return (
+        f"d.name || '. {ttl} IN DS ' || ds.key_tag || ' ' || ds.alg || ' ' || "
+        "ds.digest_type || ' ' || upper(ds.digest)",
+        "FROM domains d JOIN domain_ds ds ON ds.domain_id = d.id "
+        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)} "
+        "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)",
+    )
+
+
+def _glue_sql(tld_id: int, ttl: int) -> tuple[str, str]:
+    return (
+        f"h.name || '. {ttl} IN ' || "
+        "CASE WHEN a.version = 'v6' THEN 'AAAA ' ELSE 'A ' END || a.address",
+        "FROM domains d JOIN hosts h ON h.parent_domain_id = d.id "
+        "JOIN domain_hosts dh ON dh.domain_id = d.id AND dh.host_id = h.id "
+        "JOIN host_addresses a ON a.host_id = h.id "
+        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND h.deleted_at IS NULL "
+        f"AND {_excluded_sql(tld_id)}",
+    )
+
+
+#: Domain ids per statement on SQLite: each returns its lines as one string (group_concat),
+#: so Python handles a few hundred strings instead of millions of rows.
+RANGE = 5000
+
+
+def _lines(conn: Connection, query: tuple[str, str], out: IO[str]) -> int:
+    """Write the lines `query` renders to `out`; returns how many."""
+    expr, rest = query
+    dbapi: Any = conn.connection.dbapi_connection
+    count = 0
+    if conn.dialect.name == "postgresql":
+        with (
+            dbapi.cursor() as cursor,
+            cursor.copy(f"COPY (SELECT {expr} {rest}) TO STDOUT") as copy,
+        ):
+            for block in copy:
+                data = bytes(block)
+                count += data.count(b"\n")
+                out.write(data.decode())
+        return count
+    low, high = dbapi.execute("SELECT min(id), max(id) FROM domains").fetchone()
+    if low is None:
+        return 0
+    sql = f"SELECT group_concat({expr}, char(10)) {rest} AND d.id BETWEEN ? AND ?"
+    for first in range(low, high + 1, RANGE):
+        (text_,) = dbapi.execute(sql, (first, first + RANGE - 1)).fetchone()
+        if text_:
+            count += text_.count("\n") + 1
+            out.write(text_)
+            out.write("\n")
+    return count
+
+
+@dataclass
+class BuildStats:
+    delegations: int = 0
+    ds: int = 0
+    glue: int = 0
+    ns: int = 0
+    records: int = 0
+
+
+def write_zone(conn: Connection, zs: ZoneSettings, serial: int, out: IO[str]) -> BuildStats:
+    """Write the whole zone of `zs.tld` to `out` in master file format, streaming: the apex,
+    then the NS records of every published delegation, their DS records, and their glue."""
+    stats = BuildStats()
+    out.write(f"; zone {zs.tld}, built by domreg\n$TTL {zs.ttl}\n")
+    for owner, rec in zs.apex_records(serial):
+        out.write(line(owner, rec))
+        stats.records += 1
+    stats.ns = _lines(conn, _ns_sql(zs.tld_id, zs.ttl), out)
+    stats.ds = _lines(conn, _ds_sql(zs.tld_id, zs.ttl), out)
+    stats.glue = _lines(conn, _glue_sql(zs.tld_id, zs.ttl), out)
+    stats.delegations = count_delegations(conn, zs.tld_id)
+    stats.records += stats.ns + stats.ds + stats.glue
+    return stats
+
+
+def write_zone_file(
+    db: Database, tld: str, path: Path, serial: int | None = None
+) -> tuple[ZoneSettings, int, BuildStats]:
+    """Build the zone of `tld` into `path` (written beside it, then renamed into place).
+    Returns the settings, the serial written and what was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with snapshot(db) as conn:
+        zs = settings(conn, tld)
+        serial = next_serial(zs.serial) if serial is None else serial
+        with tmp.open("w", buffering=1 << 20) as out:
+            stats = write_zone(conn, zs, serial, out)
+    os.replace(tmp, path)
+    return zs, serial, stats
+
+
+def next_serial(previous: int) -> int:
+    """An SOA serial above `previous` (RFC 1982 arithmetic is not needed below 2**31):
+    the Unix time, or previous + 1 when publications come faster than one a second."""
+    import time
+
+    return max(previous + 1, int(time.time())) % (1 << 32)
+
+
+# ---------------------------------------------------------------- one name at a time
+
+
+def node_records(
+    conn: Connection, zs: ZoneSettings, owners: Iterable[str]
+) -> dict[str, list[Record]]:
+    """What each owner name of `owners` holds in the zone, by the full build's rules: NS and
+    DS at a published domain, A/AAAA at a glue host, nothing (an empty list) otherwise. Apex
+    names (the TLD, its in-zone nameservers) are not owned by delegations: left out."""
+    apex = {zs.tld} | {ns.name for ns in zs.nameservers if in_zone(ns.name, zs.tld)}
+    names = sorted({o for o in owners if in_zone(o, zs.tld) and o not in apex})
+    out: dict[str, list[Record]] = {n: [] for n in names}
+    d, dh, h, ds, a = t.domains, t.domain_hosts, t.hosts, t.domain_ds, t.host_addresses
+    ttl = zs.ttl
+    for i in range(0, len(names), CHUNK):
+        chunk = names[i : i + CHUNK]
+        rows = conn.execute(
+            select(d.c.id, d.c.name).where(
+                d.c.tld_id == zs.tld_id, d.c.deleted_at.is_(None), d.c.name.in_(chunk)
+            )
+        ).all()
+        ids = {r.id: r.name for r in rows}
+        if ids:
+            excluded = _excluded_ids(conn, zs.tld_id, list(ids))
+            live = {i: n for i, n in ids.items() if i not in excluded}
+            ns_of: dict[int, list[str]] = {}
+            for r in conn.execute(
+                select(dh.c.domain_id, h.c.name)
+                .join(h, h.c.id == dh.c.host_id)
+                .where(dh.c.domain_id.in_(list(live)))
+            ):
+                ns_of.setdefault(r.domain_id, []).append(r.name)
+            for domain_id, hosts in ns_of.items():
+                out[live[domain_id]] += [(ttl, "NS", n + ".") for n in sorted(hosts)]
+            for dsr in conn.execute(
+                select(ds.c.domain_id, ds.c.key_tag, ds.c.alg, ds.c.digest_type, ds.c.digest)
+                .where(ds.c.domain_id.in_(list(ns_of)))
+                .order_by(ds.c.domain_id, ds.c.key_tag, ds.c.alg, ds.c.digest_type, ds.c.digest)
+            ):
+                out[live[dsr.domain_id]].append(
+                    (ttl, "DS", ds_rdata(dsr.key_tag, dsr.alg, dsr.digest_type, dsr.digest))
+                )
+        # Glue: hosts named in the chunk whose superordinate domain is published and uses them.
+        parent = d.alias("parent")
+        glue = conn.execute(
+            select(h.c.name, parent.c.id.label("parent_id"), a.c.address)
+            .select_from(
+                h.join(parent, parent.c.id == h.c.parent_domain_id)
+                .join(dh, and_(dh.c.domain_id == parent.c.id, dh.c.host_id == h.c.id))
+                .join(a, a.c.host_id == h.c.id)
+            )
+            .where(
+                h.c.name.in_(chunk),
+                h.c.deleted_at.is_(None),
+                parent.c.deleted_at.is_(None),
+                parent.c.tld_id == zs.tld_id,
+            )
+            .order_by(h.c.name, a.c.address)
+        ).all()
+        if glue:
+            held = _excluded_ids(conn, zs.tld_id, list({g.parent_id for g in glue}))
+            for g in glue:
+                if g.parent_id not in held:
+                    out[g.name].append(address_record(ttl, g.address))
+    return out
+
+
+def subordinate_hosts(conn: Connection, domain_names: Iterable[str]) -> set[str]:
+    """Names of every host (live or purged) whose superordinate domain had one of these
+    names: the owner names a domain's change can add or remove glue at."""
+    names = sorted(set(domain_names))
+    found: set[str] = set()
+    d, h = t.domains, t.hosts
+    for i in range(0, len(names), CHUNK):
+        rows = conn.execute(
+            select(h.c.name)
+            .join(d, d.c.id == h.c.parent_domain_id)
+            .where(d.c.name.in_(names[i : i + CHUNK]))
+        )
+        found.update(r.name for r in rows)
+    return found
+
+
+def host_names_and_users(conn: Connection, roids: Iterable[str]) -> set[str]:
+    """For changed hosts: every name each has had (history), and the domains using it."""
+    roids = sorted(set(roids))
+    found: set[str] = set()
+    for i in range(0, len(roids), CHUNK):
+        chunk = roids[i : i + CHUNK]
+        found.update(
+            r.object_name
+            for r in conn.execute(
+                select(t.history.c.object_name)
+                .where(t.history.c.roid.in_(chunk), t.history.c.object_type == "host")
+                .distinct()
+            )
+        )
+        h, dh, d = t.hosts, t.domain_hosts, t.domains
+        for r in conn.execute(
+            select(h.c.name, d.c.name.label("domain"))
+            .select_from(
+                h.outerjoin(dh, dh.c.host_id == h.c.id).outerjoin(d, d.c.id == dh.c.domain_id)
+            )
+            .where(h.c.roid.in_(chunk))
+        ):
+            found.add(r.name)
+            if r.domain:
+                found.add(r.domain)
+    return found
+
+
+def count_delegations(conn: Connection, tld_id: int) -> int:
+    """Published delegations: live domains with nameservers, not held or being deleted."""
+    sql = (
+        "SELECT count(*) FROM domains d WHERE d.tld_id = "
+        f"{tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)} "
+        "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)"
+    )
+    return int(conn.exec_driver_sql(sql).scalar_one())

@@ -1,0 +1,614 @@
+"""Read-side queries of registration data, shared by RDAP and WHOIS (and the public pages).
+
+Each lookup returns typed, protocol-free data (`DomainData`, `HostData`, `RegistrarData`,
+`ContactData`): what the store holds about one object, with statuses already computed as EPP
+shows them (stored ones, inactive/ok/linked, and RFC 3915 RGP statuses). Renderers decide
+what to publish (`rdds/policy.py`) and how (rdap/, whois/). Every statement is a fixed
+`Query`, compiled once per dialect: a domain lookup is a handful of indexed reads.
+
+Searches take SQL LIKE patterns built by `like_pattern` from RDAP's partial-match syntax
+(one `*`), and page with keysets (`after`: the last name of the previous page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, bindparam, exists, literal_column, select
+
+from domreg.flows import dnssec as dnssec_flow
+from domreg.flows import lifecycle
+from domreg.flows.base import statuses_of
+from domreg.model import statuses as st
+from domreg.store import schema as t
+from domreg.store.db import Database, Query
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarData:
+    id: int
+    clid: str
+    name: str
+    iana_id: int | None
+    email: str | None
+    url: str | None
+    whois_server: str | None
+    abuse_email: str | None
+    abuse_phone: str | None
+    phone: str | None
+    fax: str | None
+    street: tuple[str, ...]
+    city: str | None
+    sp: str | None
+    pc: str | None
+    cc: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactData:
+    """A contact's data; `disclosed`: the fields it agreed to publish (RFC 5733 disclose)."""
+
+    roid: str
+    handle: str
+    registrar_id: int
+    name: str | None
+    org: str | None
+    street: tuple[str, ...]
+    city: str | None
+    sp: str | None
+    pc: str | None
+    cc: str | None
+    voice: str | None
+    voice_ext: str | None
+    fax: str | None
+    fax_ext: str | None
+    email: str
+    disclosed: frozenset[str]
+    created_at: datetime
+    updated_at: datetime | None
+
+
+@dataclass(slots=True)
+class HostData:
+    id: int
+    roid: str
+    name: str  # A-label
+    addresses: list[tuple[str, str]]  # (address, "v4" | "v6")
+    registrar: RegistrarData | None = None
+    statuses: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    transferred_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class DomainData:
+    id: int
+    roid: str
+    name: str  # A-label
+    registrar: RegistrarData
+    created_at: datetime
+    updated_at: datetime | None
+    expires_at: datetime
+    transferred_at: datetime | None
+    statuses: list[str]  # EPP status values, RGP statuses included
+    nameservers: list[HostData]
+    contacts: list[tuple[str, ContactData]]  # (registrant | admin | tech | billing, contact)
+    ds: list[dnssec_flow.DsData]
+    #: When the statuses change with time alone (a grace period starts or ends), if ever.
+    stable_until: datetime | None = None
+
+
+# ---------------------------------------------------------------- registrars
+
+_R = t.registrars.c
+_REGISTRAR_COLUMNS = (
+    _R.id,
+    _R.clid,
+    _R.name,
+    _R.iana_id,
+    _R.email,
+    _R.url,
+    _R.whois_server,
+    _R.abuse_email,
+    _R.abuse_phone,
+    _R.phone,
+    _R.fax,
+    _R.street,
+    _R.city,
+    _R.sp,
+    _R.pc,
+    _R.cc,
+    _R.status,
+    _R.created_at,
+    _R.updated_at,
+)
+_REGISTRAR_BY_ID = Query(select(*_REGISTRAR_COLUMNS).where(_R.id == bindparam("id")))
+_REGISTRAR_BY_IANA = Query(select(*_REGISTRAR_COLUMNS).where(_R.iana_id == bindparam("iana_id")))
+_REGISTRAR_BY_CLID = Query(select(*_REGISTRAR_COLUMNS).where(_R.clid == bindparam("clid")))
+_REGISTRAR_BY_NAME = Query(
+    select(*_REGISTRAR_COLUMNS).where(_R.name == bindparam("name")).order_by(_R.id).limit(1)
+)
+_REGISTRARS_BY_NAME = Query(
+    select(*_REGISTRAR_COLUMNS)
+    .where(_R.name.like(bindparam("pattern"), escape="\\"), _R.name > bindparam("after"))
+    .order_by(_R.name)
+    .limit(bindparam("limit"))
+)
+_REGISTRARS_BY_CLID = Query(
+    select(*_REGISTRAR_COLUMNS)
+    .where(_R.clid.like(bindparam("pattern"), escape="\\"), _R.clid > bindparam("after"))
+    .order_by(_R.clid)
+    .limit(bindparam("limit"))
+)
+_PASSWORD = Query(select(_R.id, _R.password_hash, _R.status).where(_R.clid == bindparam("clid")))
+
+
+def _registrar(r: Any) -> RegistrarData | None:
+    """A registrar from a row of `_REGISTRAR_COLUMNS` (None for no row)."""
+    if r is None:
+        return None
+    street = tuple(orjson.loads(r.street)) if r.street else ()
+    values: list[Any] = [*r[:11], street, *r[12:]]
+    return RegistrarData(*values)
+
+
+def registrar_by_id(conn: Connection, registrar_id: int) -> RegistrarData | None:
+    return _registrar(_REGISTRAR_BY_ID.first(conn, id=registrar_id))
+
+
+def registrar(conn: Connection, handle: str) -> RegistrarData | None:
+    """A registrar by the handle RDAP and WHOIS give it: its IANA id (digits), else its name
+    (the registrar's fn, ICANN RDAP TIG 2.4.2), else its EPP client id."""
+    if handle.isdigit() and len(handle) <= 10:
+        found = _registrar(_REGISTRAR_BY_IANA.first(conn, iana_id=int(handle)))
+        if found is not None:
+            return found
+    found = _registrar(_REGISTRAR_BY_NAME.first(conn, name=handle))
+    if found is not None:
+        return found
+    return _registrar(_REGISTRAR_BY_CLID.first(conn, clid=handle))
+
+
+def registrars_by_name(
+    conn: Connection, pattern: str, limit: int, after: str = ""
+) -> list[RegistrarData]:
+    rows = _REGISTRARS_BY_NAME.all(conn, pattern=pattern, after=after, limit=limit)
+    return [r for r in map(_registrar, rows) if r is not None]
+
+
+def registrars_by_handle(
+    conn: Connection, pattern: str, limit: int, after: str = ""
+) -> list[RegistrarData]:
+    """Registrars whose EPP client id matches, or whose IANA id equals a digits-only pattern."""
+    if pattern.isdigit() and len(pattern) <= 10:
+        one = _registrar(_REGISTRAR_BY_IANA.first(conn, iana_id=int(pattern)))
+        return [one] if one is not None and not after else []
+    rows = _REGISTRARS_BY_CLID.all(conn, pattern=pattern, after=after, limit=limit)
+    return [r for r in map(_registrar, rows) if r is not None]
+
+
+def password_hash(conn: Connection, clid: str) -> tuple[int, str, str] | None:
+    """(registrar id, argon2 hash, status) of `clid`, for HTTP authentication."""
+    row = _PASSWORD.first(conn, clid=clid)
+    return None if row is None else (row.id, row.password_hash, row.status)
+
+
+# ---------------------------------------------------------------- hosts
+
+_H = t.hosts.c
+_HOST_COLUMNS = (
+    _H.id,
+    _H.roid,
+    _H.name,
+    _H.registrar_id,
+    _H.created_at,
+    _H.updated_at,
+    _H.transferred_at,
+)
+_HOST = Query(select(*_HOST_COLUMNS).where(_H.name == bindparam("name"), _H.deleted_at.is_(None)))
+_ADDRESSES = Query(
+    select(t.host_addresses.c.address, t.host_addresses.c.version)
+    .where(t.host_addresses.c.host_id == bindparam("host_id"))
+    .order_by(t.host_addresses.c.version, t.host_addresses.c.address)
+)
+_LINKED = Query(
+    select(t.domain_hosts.c.domain_id)
+    .where(t.domain_hosts.c.host_id == bindparam("host_id"))
+    .limit(1)
+)
+_HOSTS_BY_NAME = Query(
+    select(*_HOST_COLUMNS)
+    .where(
+        _H.name.like(bindparam("pattern"), escape="\\"),
+        _H.name > bindparam("after"),
+        _H.deleted_at.is_(None),
+    )
+    .order_by(_H.name)
+    .limit(bindparam("limit"))
+)
+_HOSTS_BY_IP = Query(
+    select(*_HOST_COLUMNS)
+    .join(t.host_addresses, t.host_addresses.c.host_id == _H.id)
+    .where(
+        t.host_addresses.c.address == bindparam("address"),
+        _H.name > bindparam("after"),
+        _H.deleted_at.is_(None),
+    )
+    .order_by(_H.name)
+    .limit(bindparam("limit"))
+)
+
+
+def _full_host(conn: Connection, r: Any) -> HostData:
+    host = HostData(
+        id=r.id,
+        roid=r.roid,
+        name=r.name,
+        addresses=[(a.address, a.version) for a in _ADDRESSES.all(conn, host_id=r.id)],
+        registrar=registrar_by_id(conn, r.registrar_id),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        transferred_at=r.transferred_at,
+    )
+    linked = _LINKED.first(conn, host_id=host.id) is not None
+    host.statuses = st.object_display(set(statuses_of(conn, host.roid)), linked)
+    return host
+
+
+def host(conn: Connection, name: str) -> HostData | None:
+    """The live host called `name` (A-label), with its addresses, sponsor and statuses."""
+    row = _HOST.first(conn, name=name)
+    return None if row is None else _full_host(conn, row)
+
+
+def hosts_by_name(conn: Connection, pattern: str, limit: int, after: str = "") -> list[HostData]:
+    return [
+        _full_host(conn, r)
+        for r in _HOSTS_BY_NAME.all(conn, pattern=pattern, after=after, limit=limit)
+    ]
+
+
+def hosts_by_ip(conn: Connection, address: str, limit: int, after: str = "") -> list[HostData]:
+    return [
+        _full_host(conn, r)
+        for r in _HOSTS_BY_IP.all(conn, address=address, after=after, limit=limit)
+    ]
+
+
+# ---------------------------------------------------------------- domains
+
+_D = t.domains.c
+_DOMAIN_COLUMNS = (
+    _D.id,
+    _D.roid,
+    _D.name,
+    _D.registrar_id,
+    _D.registrant_id,
+    _D.created_at,
+    _D.updated_at,
+    _D.expires_at,
+    _D.transferred_at,
+)
+_DOMAIN = Query(
+    select(*_DOMAIN_COLUMNS).where(_D.name == bindparam("name"), _D.deleted_at.is_(None))
+)
+_NAMESERVERS = Query(
+    select(_H.id, _H.roid, _H.name, t.host_addresses.c.address, t.host_addresses.c.version)
+    .select_from(
+        t.domain_hosts.join(t.hosts, _H.id == t.domain_hosts.c.host_id).outerjoin(
+            t.host_addresses, t.host_addresses.c.host_id == _H.id
+        )
+    )
+    .where(t.domain_hosts.c.domain_id == bindparam("domain_id"))
+    .order_by(_H.name, t.host_addresses.c.version, t.host_addresses.c.address)
+)
+_C = t.contacts.c
+_P = t.contact_postal.c
+_CONTACT_COLUMNS = (
+    _C.id,
+    _C.roid,
+    _C.handle,
+    _C.registrar_id,
+    _P.type,
+    _P.name,
+    _P.org,
+    _P.street1,
+    _P.street2,
+    _P.street3,
+    _P.city,
+    _P.sp,
+    _P.pc,
+    _P.cc,
+    _C.voice,
+    _C.voice_ext,
+    _C.fax,
+    _C.fax_ext,
+    _C.email,
+    _C.disclose,
+    _C.created_at,
+    _C.updated_at,
+)
+_CONTACT_POSTAL = t.contacts.outerjoin(t.contact_postal, _P.contact_id == _C.id)
+_REGISTRANT = Query(
+    select(*_CONTACT_COLUMNS).select_from(_CONTACT_POSTAL).where(_C.id == bindparam("id"))
+)
+_DOMAIN_CONTACTS = Query(
+    select(t.domain_contacts.c.type.label("role"), *_CONTACT_COLUMNS)
+    .select_from(
+        t.domain_contacts.join(t.contacts, _C.id == t.domain_contacts.c.contact_id).outerjoin(
+            t.contact_postal, _P.contact_id == _C.id
+        )
+    )
+    .where(t.domain_contacts.c.domain_id == bindparam("domain_id"))
+    .order_by(t.domain_contacts.c.type, _C.handle)
+)
+#: Live domains by name pattern; by name of one of their nameservers; by a nameserver address.
+_DOMAINS_BY_NAME = Query(
+    select(*_DOMAIN_COLUMNS)
+    .where(
+        _D.name.like(bindparam("pattern"), escape="\\"),
+        _D.name > bindparam("after"),
+        _D.deleted_at.is_(None),
+    )
+    .order_by(_D.name)
+    .limit(bindparam("limit"))
+)
+_DOMAINS_BY_NS = Query(
+    select(*_DOMAIN_COLUMNS)
+    .where(
+        exists()
+        .where(
+            t.domain_hosts.c.domain_id == _D.id,
+            t.domain_hosts.c.host_id == _H.id,
+            _H.name.like(bindparam("pattern"), escape="\\"),
+        )
+        .correlate(t.domains),
+        _D.name > bindparam("after"),
+        _D.deleted_at.is_(None),
+    )
+    .order_by(_D.name)
+    .limit(bindparam("limit"))
+)
+_DOMAINS_BY_NS_IP = Query(
+    select(*_DOMAIN_COLUMNS)
+    .where(
+        exists()
+        .where(
+            and_(
+                t.domain_hosts.c.domain_id == _D.id,
+                t.host_addresses.c.host_id == t.domain_hosts.c.host_id,
+                t.host_addresses.c.address == bindparam("address"),
+            )
+        )
+        .correlate(t.domains),
+        _D.name > bindparam("after"),
+        _D.deleted_at.is_(None),
+    )
+    .order_by(_D.name)
+    .limit(bindparam("limit"))
+)
+
+
+_GRACE = Query(
+    select(t.grace_periods.c.kind, t.grace_periods.c.starts_at, t.grace_periods.c.ends_at).where(
+        t.grace_periods.c.domain_id == bindparam("domain_id")
+    )
+)
+
+
+def _contacts(rows: list[Any], role_first: bool) -> list[tuple[str, ContactData]]:
+    """Contacts from joined contact/postal rows: one per contact, the "int" postal info
+    preferred (RFC 5733: the internationalised form, ASCII), else "loc"."""
+    found: dict[tuple[str, int], tuple[str, Any]] = {}
+    for raw in rows:
+        role, r = (raw[0], raw[1:]) if role_first else ("registrant", raw)
+        key = (role, r[0])
+        if key in found and found[key][1][4] == "int":
+            continue
+        found[key] = (role, r)
+    result = []
+    for role, r in found.values():
+        (_id, roid, handle, registrar_id, _type, name, org, s1, s2, s3, city, sp, pc, cc) = r[:14]
+        voice, voice_ext, fax, fax_ext, email, disclose, created_at, updated_at = r[14:]
+        contact = ContactData(
+            roid,
+            handle,
+            registrar_id,
+            name,
+            org,
+            tuple(s for s in (s1, s2, s3) if s),
+            city,
+            sp,
+            pc,
+            cc,
+            voice,
+            voice_ext,
+            fax,
+            fax_ext,
+            email,
+            _disclosed(disclose),
+            created_at,
+            updated_at,
+        )
+        result.append((role, contact))
+    return result
+
+
+def _disclosed(stored: str | None) -> frozenset[str]:
+    """The fields a contact agreed to publish: those of a `<disclose flag="1">`."""
+    if not stored:
+        return frozenset()
+    data = orjson.loads(stored)
+    if not data.get("flag"):
+        return frozenset()
+    return frozenset(data.get("fields") or ())
+
+
+def _full_domain(conn: Connection, r: Any, now: datetime) -> DomainData:
+    domain_id: int = r.id
+    nameservers: list[HostData] = []
+    for ns in _NAMESERVERS.all(conn, domain_id=domain_id):
+        if not nameservers or nameservers[-1].id != ns.id:
+            nameservers.append(HostData(ns.id, ns.roid, ns.name, []))
+        if ns.address is not None:
+            nameservers[-1].addresses.append((ns.address, ns.version))
+    roid: str = r.roid
+    statuses = st.domain_display(set(statuses_of(conn, roid)), bool(nameservers))
+    statuses += lifecycle.rgp_statuses(conn, domain_id, now)
+    changes = [
+        when
+        for p in _GRACE.all(conn, domain_id=domain_id)
+        for when in (
+            (p.starts_at, p.ends_at) if p.kind not in lifecycle.RGP_KINDS else (p.starts_at,)
+        )
+        if when > now
+    ]
+    contacts: list[tuple[str, ContactData]] = []
+    registrant_id = r.registrant_id
+    if registrant_id is not None:
+        contacts += _contacts(_REGISTRANT.all(conn, id=registrant_id), role_first=False)
+    contacts += _contacts(_DOMAIN_CONTACTS.all(conn, domain_id=domain_id), role_first=True)
+    sponsor = registrar_by_id(conn, r.registrar_id)
+    assert sponsor is not None
+    return DomainData(
+        id=domain_id,
+        roid=roid,
+        name=r.name,
+        registrar=sponsor,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        expires_at=r.expires_at,
+        transferred_at=r.transferred_at,
+        statuses=sorted(set(statuses)),
+        nameservers=nameservers,
+        contacts=contacts,
+        ds=dnssec_flow.records(conn, domain_id),
+        stable_until=min(changes) if changes else None,
+    )
+
+
+def domain(conn: Connection, name: str, now: datetime) -> DomainData | None:
+    """The live domain called `name` (A-label) with everything RDDS publishes about it."""
+    row = _DOMAIN.first(conn, name=name)
+    return None if row is None else _full_domain(conn, row, now)
+
+
+def domains_by_name(
+    conn: Connection, pattern: str, now: datetime, limit: int, after: str = ""
+) -> list[DomainData]:
+    rows = _DOMAINS_BY_NAME.all(conn, pattern=pattern, after=after, limit=limit)
+    return [_full_domain(conn, r, now) for r in rows]
+
+
+def domains_by_nameserver(
+    conn: Connection, pattern: str, now: datetime, limit: int, after: str = ""
+) -> list[DomainData]:
+    rows = _DOMAINS_BY_NS.all(conn, pattern=pattern, after=after, limit=limit)
+    return [_full_domain(conn, r, now) for r in rows]
+
+
+def domains_by_nameserver_ip(
+    conn: Connection, address: str, now: datetime, limit: int, after: str = ""
+) -> list[DomainData]:
+    rows = _DOMAINS_BY_NS_IP.all(conn, address=address, after=after, limit=limit)
+    return [_full_domain(conn, r, now) for r in rows]
+
+
+def like_pattern(text: str) -> str:
+    """An RDAP partial-match string (RFC 9082 section 4.1: `*` matches any characters) as a
+    SQL LIKE pattern with `\\` as its escape character."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+# ---------------------------------------------------------------- freshness
+
+_PG_SNAPSHOT = Query(select(literal_column("pg_current_snapshot()::text").label("snapshot")))
+
+
+def version(conn: Connection) -> object:
+    """A token of everything committed that `conn`'s reads see: two reads with equal tokens
+    see the same data, so an answer built under one token may be served again while the
+    token is unchanged (and the answer's own time limit, `DomainData.stable_until`, holds).
+
+    SQLite: `PRAGMA data_version` of the connection (it changes when any other connection
+    commits) and its own `total_changes`, with a serial number of the connection (the values of two connections are not
+    comparable). PostgreSQL: the text of `pg_current_snapshot()` (the next transaction id
+    and those in progress: it changes when any transaction takes an id or commits).
+    Read it first in a transaction: data read after it is at least as new.
+    """
+    if conn.dialect.name == "sqlite":
+        record = conn.connection
+        serial = record.info.get("rdds_serial")
+        if serial is None:
+            serial = record.info["rdds_serial"] = next(_SERIALS)
+        raw: Any = record.dbapi_connection
+        # total_changes: the connection's own writes, which data_version does not count.
+        return (serial, raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+    return _PG_SNAPSHOT.scalar(conn)
+
+
+_SERIALS = itertools.count(1)
+
+
+class DataVersion:
+    """The database's current version token (see `version`), as cheaply as it can be had.
+
+    SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
+    changes whenever any other connection commits, and asking costs no transaction (a
+    microsecond or two). PostgreSQL (and in-memory SQLite): `version` in a read; from async
+    code (`acurrent`) concurrent callers share reads, each caller getting the result of a
+    read that started after it asked (so it sees every commit made before it asked), with at
+    most one read running and one waiting to start.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._raw: sqlite3.Connection | None = None
+        self._queued: asyncio.Future[object] | None = None
+        self._running: asyncio.Future[object] | None = None
+        self._reader: asyncio.Future[None] | None = None
+        path = db.engine.url.database if db.is_sqlite else None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+
+    def current(self) -> object:
+        if self._raw is not None:
+            return ("sqlite", self._raw.execute("PRAGMA data_version").fetchone()[0])
+        with self.db.read() as conn:
+            return version(conn)
+
+    async def acurrent(self) -> object:
+        if self._raw is not None:
+            return self.current()
+        if self._queued is None:
+            self._queued = asyncio.get_running_loop().create_future()
+            self._reader = asyncio.ensure_future(self._read(self._queued))
+        return await asyncio.shield(self._queued)
+
+    async def _read(self, fut: asyncio.Future[object]) -> None:
+        while self._running is not None:  # one read at a time: wait for the one running
+            await asyncio.wait([self._running])
+        self._queued = None  # callers from now on need a read that starts after them
+        self._running = asyncio.ensure_future(self.db.run(self.current))
+        try:
+            fut.set_result(await self._running)
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            self._running = None
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
