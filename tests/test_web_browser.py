@@ -3,7 +3,7 @@
 
 One story: an administrator creates a registrar, credits it and gives it a console user;
 that user signs in with a TOTP code (keyboard only), searches a name, registers it (price
-first), sets nameservers and a DS record, finds it on the public lookup page, transfers a
+first), sets nameservers and a DS record, finds it on the public lookup page and over RDAP, transfers a
 name from another registrar, downloads the ledger; another registrar's domain URL is 404.
 Accessibility basics on every page visited (one h1, every control labelled, no horizontal
 overflow on a phone). Screenshots of the main pages go to docs/screenshots/ (README).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -168,6 +169,16 @@ async def test_browser_story(site: str, database_url: str) -> None:
             text = await page.locator("main").inner_text()
             assert "WebReg" in text and "ns1.example.org" in text and DIGEST in text
             await shot(page, "public-lookup")
+            # ... and over RDAP (the page's link to the same answer as JSON)
+            await page.locator("#rdap-link").click()
+            rdap = json.loads(await page.locator("body").inner_text())
+            assert rdap["ldhName"] == "xn--bcher-kva.test" and rdap["unicodeName"] == "bücher.test"
+            assert sorted(n["ldhName"] for n in rdap["nameservers"]) == [
+                "ns1.example.org",
+                "ns2.example.org",
+            ]
+            assert rdap["secureDNS"]["dsData"][0]["keyTag"] == 12345
+            assert rdap["secureDNS"]["dsData"][0]["digest"].upper() == DIGEST
 
             # transfer a name from another registrar (ClientY approves in its own console)
             await page.goto(f"{site}/console/transfers")

@@ -1,27 +1,20 @@
-"""The public lookup page: a domain, nameserver or registrar in readable form.
-
-Rendered from the flows' read-side views (`domain.render_info`, `host.render_info`, the
-registrars table) until the RDAP module lands on main; the page then renders the RDAP
-answer (see the report of issue 6). Contacts are never shown here.
-"""
+"""The public lookup page: a domain, nameserver or registrar in readable form, rendered from
+the RDAP module's answer (`rdap.api.lookup_domain`, `lookup_nameserver`, `lookup_entity`,
+anonymous viewer: the same data and redactions as `/rdap/`), with a link to the RDAP JSON."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from domreg.flows import domain, host
-from domreg.flows.dnssec import presentation
-from domreg.flows.lookup import live_domain, live_host
-from domreg.model.names import NameError_
-from domreg.store import schema as t
+from domreg.rdap import api as rdap
 from domreg.web.core import Web
-from domreg.web.names import to_registry_name
 
 
 @dataclass
@@ -30,79 +23,111 @@ class Found:
     title: str
     facts: list[tuple[str, str]] = field(default_factory=list)
     lists: list[tuple[str, list[str]]] = field(default_factory=list)
+    rdap_path: str = ""
 
 
-def _registrar(conn: Connection, clid: str) -> Found | None:
-    row = conn.execute(select(t.registrars).where(t.registrars.c.clid == clid)).first()
-    if row is None:
-        return None
-    facts = [
-        ("Registrar id", row.clid),
-        ("Name", row.name),
-        ("Status", "active" if row.status == "ok" else row.status),
-    ]
-    if row.iana_id:
-        facts.append(("IANA id", str(row.iana_id)))
-    if row.email:
-        facts.append(("Contact e-mail", row.email))
-    return Found("registrar", row.name, facts)
+EVENT_LABELS = {
+    "registration": "Registered",
+    "expiration": "Expires",
+    "last changed": "Last changed",
+    "transfer": "Transferred",
+    "last update of RDAP database": "Data as of",
+}
 
 
-def _dt(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def _fn(entity: dict[str, Any]) -> str:
+    card = entity.get("vcardArray") or []
+    for prop in card[1] if len(card) > 1 else []:
+        if prop and prop[0] == "fn":
+            return str(prop[3])
+    return str(entity.get("handle", ""))
 
 
-def find(conn: Connection, query: str) -> Found | None:
-    """The domain, nameserver or registrar `query` names (in that order of preference)."""
+def _registrar_id(entity: dict[str, Any]) -> str:
+    """The registrar's id: its RDAP handle (IANA id), else the end of its self link (the
+    registry's client id)."""
+    handle = str(entity.get("handle", ""))
+    if handle and handle != "not applicable":
+        return handle
+    for link in entity.get("links", []):
+        if link.get("rel") == "self":
+            return str(link.get("href", "")).rstrip("/").rsplit("/", 1)[-1]
+    return handle
+
+
+def _date(value: str) -> str:
+    return value.replace("T", " ").replace("Z", " UTC")[:20] + (
+        "UTC" if value.endswith("Z") else ""
+    )
+
+
+def from_rdap(answer: dict[str, Any]) -> Found:
+    """A readable view of an RDAP answer (RFC 9083): a domain, nameserver or entity."""
+    kind = answer.get("objectClassName", "")
+    facts: list[tuple[str, str]] = []
+    lists: list[tuple[str, list[str]]] = []
+    ldh = str(answer.get("ldhName", ""))
+    title = str(answer.get("unicodeName") or ldh or _fn(answer))
+    if kind in ("domain", "nameserver"):
+        facts.append(("Name", title))
+        if ldh and ldh != title:
+            facts.append(("A-label", ldh))
+    else:
+        facts.append(("Name", _fn(answer)))
+    if answer.get("handle"):
+        facts.append(("Handle", str(answer["handle"])))
+    for pid in answer.get("publicIds", []):
+        facts.append((str(pid.get("type", "Id")), str(pid.get("identifier", ""))))
+    for entity in answer.get("entities", []):
+        if "registrar" in entity.get("roles", []):
+            facts.append(("Registrar", f"{_fn(entity)} ({_registrar_id(entity)})"))
+    for event in answer.get("events", []):
+        label = EVENT_LABELS.get(event.get("eventAction", ""))
+        if label:
+            facts.append((label, _date(str(event.get("eventDate", "")))))
+    lists.append(("Status", [str(s) for s in answer.get("status", [])]))
+    if kind == "domain":
+        lists.append(
+            ("Nameservers", [str(n.get("ldhName", "")) for n in answer.get("nameservers", [])])
+        )
+        sec = answer.get("secureDNS") or {}
+        facts.append(
+            ("DNSSEC", "signed (DS records below)" if sec.get("delegationSigned") else "unsigned")
+        )
+        lists.append(
+            (
+                "DS records",
+                [
+                    f"{d.get('keyTag')} {d.get('algorithm')} {d.get('digestType')} {d.get('digest')}"
+                    for d in sec.get("dsData", [])
+                ],
+            )
+        )
+    if kind == "nameserver":
+        ips = answer.get("ipAddresses") or {}
+        lists.append(("Addresses", [*ips.get("v4", []), *ips.get("v6", [])]))
+    return Found(
+        {"domain": "domain", "nameserver": "nameserver"}.get(kind, "registrar"), title, facts, lists
+    )
+
+
+def find(conn: Connection, query: str, now: datetime) -> Found | None:
+    """The domain, nameserver or registrar `query` names (in that order), from RDAP."""
     query = query.strip()
-    try:
-        name = to_registry_name(query)
-    except NameError_:
-        name = ""
-    if name:
-        row = live_domain(conn, name)
-        if row is not None:
-            info = domain.render_info(conn, row, "all", full=True, show_auth=False)
-            from domreg.web.core import unicode_name
-
-            facts = [
-                ("Name", unicode_name(info.name)),
-                ("A-label", info.name),
-                ("Registry object id", info.roid),
-                ("Registrar", info.sponsor),
-                ("Registered", _dt(info.created_at)),
-                ("Expires", _dt(info.expires_at)),
-                ("Last changed", _dt(info.updated_at)),
-                ("DNSSEC", "signed (DS records below)" if info.ds else "unsigned"),
-            ]
-            return Found(
-                "domain",
-                unicode_name(info.name),
-                facts,
-                [
-                    ("Status", [s for s, _, _ in info.statuses]),
-                    ("Nameservers", list(info.ns or [])),
-                    ("DS records", presentation(info.ds)),
-                ],
-            )
-        hrow = live_host(conn, name)
-        if hrow is not None:
-            hinfo = host.render_info(conn, hrow)
-            return Found(
-                "nameserver",
-                hinfo.name,
-                [
-                    ("Name", hinfo.name),
-                    ("Registrar", hinfo.sponsor),
-                    ("Created", _dt(hinfo.created_at)),
-                ],
-                [
-                    ("Status", [s for s, _, _ in hinfo.statuses]),
-                    ("Addresses", [a for a, _ in hinfo.addresses]),
-                ],
-            )
-    if len(query) <= 16:
-        return _registrar(conn, query)
+    attempts = (
+        ("domain", rdap.lookup_domain),
+        ("nameserver", rdap.lookup_nameserver),
+        ("entity", rdap.lookup_entity),
+    )
+    for path, lookup in attempts:
+        try:
+            answer = lookup(conn, query, now=now)
+        except rdap.RdapError:
+            continue
+        found = from_rdap(answer)
+        handle = answer.get("ldhName") or answer.get("handle") or query
+        found.rdap_path = f"/rdap/{path}/{handle}"
+        return found
     return None
 
 
@@ -111,20 +136,23 @@ def routes(web: Web) -> list[BaseRoute]:
         q = request.query_params.get("q", "")
         errors: dict[str, str] = {}
         found = None
+        status = 200
         if "q" in request.query_params:
             if not q.strip():
                 errors["q"] = "Type a domain, nameserver or registrar id."
+                status = 400
             elif len(q) > 300:
                 errors["q"] = "At most 300 characters."
+                status = 400
             elif any(ord(c) < 32 for c in q):
                 errors["q"] = "The query contains control characters."
+                status = 400
             else:
-                found = await web.read(lambda conn: find(conn, q))
+                now = web.now()
+                found = await web.read(lambda conn: find(conn, q, now))
                 if found is None:
                     errors["q"] = f"Nothing registered here matches {q.strip()!r}."
-        status = 400 if errors and "q" in request.query_params and not q.strip() else 200
-        if errors and found is None and q.strip():
-            status = 404
+                    status = 404
         return web.render(
             request,
             "public/lookup.html",
