@@ -133,6 +133,7 @@ async def test_registry_lock_and_server_statuses_with_audit(users: Database) -> 
     assert "domain.delete" in audit.text and "refused" in audit.text  # x-user's refused delete
     jobs = await a.get("/admin/jobs")
     assert 'id="dns-publication"' in jobs.text
+    assert "Changes pending" in jobs.text and ".test" in jobs.text  # per-TLD publication state
     r = await a.get("/admin/domains", params={"q": "locked.test"})
     assert r.status_code == 303
 

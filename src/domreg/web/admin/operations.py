@@ -259,8 +259,13 @@ def routes(web: Web) -> list[BaseRoute]:
         )
 
     async def jobs_page(request: Request, user: webusers.WebUser) -> Response:
+        from domreg.dns.status import zone_status
+
         data = await web.read(jobs_state)
-        return web.render(request, "admin/jobs.html", title="Jobs and DNS publication", jobs=data)
+        zones = await web.db.run(lambda: zone_status(web.db))
+        return web.render(
+            request, "admin/jobs.html", title="Jobs and DNS publication", jobs=data, zones=zones
+        )
 
     return [
         Route("/admin", page(web, "admin", home), methods=["GET"]),
