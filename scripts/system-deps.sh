@@ -14,6 +14,8 @@ PACKAGES="$PACKAGES libnet-epp-perl libio-socket-ssl-perl"
 # RDAP/WHOIS (issue 4): Debian's whois client (tests); wrk and nginx (bench/rdap.py floor).
 PACKAGES="$PACKAGES whois wrk nginx-light"
 PACKAGES="$PACKAGES knot-dnssecutils ldnsutils bind9-utils zonemaster-cli"
+# Browser tests of the web console (Playwright drives Debian's Chromium, headless).
+PACKAGES="$PACKAGES chromium"
 fi
 missing=""
 for p in $PACKAGES; do

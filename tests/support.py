@@ -130,6 +130,10 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
 
 #: Tables in an order that respects foreign keys when emptied front to back.
 TABLES = [
+    t.web_sessions,  # web console (issue 6)
+    t.web_users,
+    t.web_audit,
+    t.tld_phases,
     t.allocation_tokens,
     t.poll_messages,
     t.outbox,

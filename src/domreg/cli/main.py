@@ -269,6 +269,9 @@ def build_parser() -> Parser:
     from domreg.cli.zone import add_parser as add_zone
 
     add_zone(sub)  # zone publish|export|ds|status|set
+    from domreg.cli.users import add_parser as add_users
+
+    add_users(sub)  # user add USERNAME --role ...; user list (web console)
 
     from domreg.cli import escrow, ops, report
 

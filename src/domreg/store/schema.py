@@ -512,3 +512,68 @@ escrow_deposits = Table(
     Column("created_at", DateTime, nullable=False),
     Index("ix_escrow_deposits_tld", "tld", "watermark"),
 )
+
+# ---------------------------------------------------------------- web console (issue 6)
+
+#: People who sign in to the web console: registry administrators (no registrar) and the
+#: users of a registrar. Passwords are argon2 hashes; `totp_secret` is the base32 TOTP seed.
+web_users = Table(
+    "web_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("registrar_id", ForeignKey("registrars.id"), nullable=True),  # NULL: administrator
+    Column("role", String(16), nullable=False),  # "admin" or "registrar"
+    Column("password_hash", String(255), nullable=False),
+    Column("totp_secret", String(64), nullable=False),
+    # The 30-second step of the last accepted code: a code is accepted once (RFC 6238 5.2).
+    Column("totp_step", BigInteger, nullable=False, server_default="0"),
+    Column("disabled", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime, nullable=True),
+    Index("ix_web_users_registrar", "registrar_id"),
+)
+
+#: Signed-in browser sessions, shared by every worker: the cookie carries a random token,
+#: the table its SHA-256, the user and the session's CSRF token.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+#: What people did in the web console (sign-ins, failed sign-ins, every action), beside
+#: `history`, whose rows of web actions carry `cltrid` "web:<username>".
+web_audit = Table(
+    "web_audit",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", Integer, nullable=True),
+    Column("username", String(64), nullable=False),
+    Column("registrar_id", Integer, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("outcome", String(16), nullable=False),  # ok, refused, failed
+    Column("detail", Text, nullable=True),
+    Column("ip", String(45), nullable=True),
+    Column("svtrid", String(64), nullable=True),
+    Index("ix_web_audit_at", "at"),
+    Index("ix_web_audit_login", "action", "ip", "at"),
+)
+
+#: The console's domain list: a registrar's live domains in name order (keyset paging).
+ix_domains_registrar_name = Index(
+    "ix_domains_registrar_name",
+    domains.c.registrar_id,
+    domains.c.name,
+    sqlite_where=LIVE,
+    postgresql_where=LIVE,
+)
+#: The dashboard's chart: a registrar's history over time.
+ix_history_registrar_at = Index("ix_history_registrar_at", history.c.registrar_id, history.c.at)
