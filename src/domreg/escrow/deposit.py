@@ -74,6 +74,7 @@ def make(
         made = ryde.package(key_ring, spec, xml, counts, out, now)
     finally:
         xml.unlink(missing_ok=True)
+        ryde.stop_agent(key_ring.home)  # the agent GnuPG started for signing
     with db.write() as conn:
         conn.execute(
             insert(t.escrow_deposits).values(

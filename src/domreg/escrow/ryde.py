@@ -11,6 +11,7 @@ memory or written twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tarfile
@@ -100,6 +101,7 @@ def generate_key(home: Path, uid: str, out_dir: Path) -> tuple[Path, Path]:
     public, secret = out_dir / f"{stem}-public.asc", out_dir / f"{stem}-secret.asc"
     public.write_text(gpg.export_keys(fpr))
     secret.write_text(gpg.export_keys(fpr, secret=True, expect_passphrase=False))
+    stop_agent(home)
     return public, secret
 
 
@@ -241,27 +243,55 @@ def open_deposit(
     with tempfile.TemporaryDirectory(prefix="domreg-ryde-", dir=work_dir) as tmp:
         home = Path(tmp) / "gnupg"
         gpg = _gpg(home)
-        if signature is not None and signing_key:
-            signer = _import(gpg, signing_key, "signing key")
-            if not signature.exists():
-                raise m.DepositError(f"signature file {signature} does not exist")
-            with signature.open("rb") as fh:
-                verified = gpg.verify_file(fh, str(ryde))
-            if not verified.valid or (
-                verified.pubkey_fingerprint != signer and verified.fingerprint != signer
-            ):
-                raise m.DepositError(
-                    f"{signature.name}: not a good signature of {ryde.name} by key {signer}"
-                    f" ({verified.status or 'no signature'})"
-                )
-        _import(gpg, decryption_key, "decryption key")
-        tar_path = Path(tmp) / "deposit.tar"
-        with ryde.open("rb") as fh:
-            result = gpg.decrypt_file(
-                fh, output=str(tar_path), passphrase=passphrase or None, always_trust=True
+        try:
+            yield from _open(
+                gpg, home, Path(tmp), ryde, decryption_key, signature, signing_key, passphrase
             )
-        if not result.ok:
+        finally:
+            stop_agent(home)
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent GnuPG started for keyring `home` (before the keyring is removed)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+            capture_output=True,
+            timeout=10,
+        )
+
+
+def _open(
+    gpg: gnupg.GPG,
+    home: Path,
+    tmp: Path,
+    ryde: Path,
+    decryption_key: str,
+    signature: Path | None,
+    signing_key: str | None,
+    passphrase: str,
+) -> Iterator[Opened]:
+    if signature is not None and signing_key:
+        signer = _import(gpg, signing_key, "signing key")
+        if not signature.exists():
+            raise m.DepositError(f"signature file {signature} does not exist")
+        with signature.open("rb") as fh:
+            verified = gpg.verify_file(fh, str(ryde))
+        if not verified.valid or (
+            verified.pubkey_fingerprint != signer and verified.fingerprint != signer
+        ):
             raise m.DepositError(
-                f"{ryde.name}: cannot be decrypted with the given key ({result.status})"
+                f"{signature.name}: not a good signature of {ryde.name} by key {signer}"
+                f" ({verified.status or 'no signature'})"
             )
-        yield Opened(tar_path)
+    _import(gpg, decryption_key, "decryption key")
+    tar_path = tmp / "deposit.tar"
+    with ryde.open("rb") as fh:
+        result = gpg.decrypt_file(
+            fh, output=str(tar_path), passphrase=passphrase or None, always_trust=True
+        )
+    if not result.ok:
+        raise m.DepositError(
+            f"{ryde.name}: cannot be decrypted with the given key ({result.status})"
+        )
+    yield Opened(tar_path)
