@@ -274,3 +274,170 @@ async def test_domain_list_filters_and_keyset_paging(users: Database) -> None:
     assert "d000.test" in ok.text
     none = await x.get("/console/domains", params={"status": "clientHold"})
     assert "No domains match." in none.text
+
+
+async def test_contact_page_shows_data_links_and_history(users: Database) -> None:
+    ws.create_contact(users, "ClientX", "xc-page")
+    ws.link_domain(users, "ClientX", "linked.test", "xc-page", "xc-page")
+    app = ws.app(users)
+    x = await ws.browser(app, "x-user")
+    listing = await x.get("/console/contacts")
+    assert 'href="/console/contacts/xc-page"' in listing.text
+    page = await x.get("/console/contacts/xc-page")
+    assert page.status_code == 200
+    assert "Ann Example" in page.text and "Main St 1" in page.text and "10115" in page.text
+    assert "+49.301234567" in page.text and "ann@example.org" in page.text
+    assert "linked" in page.text.split('id="statuses">', 1)[1].split("</dd>", 1)[0]
+    links = page.text.split('id="links">', 1)[1].split("</ul>", 1)[0]
+    assert "linked.test</a> — registrant" in links and "linked.test</a> — tech" in links
+    assert "contact:create" in page.text  # the history timeline
+    assert "nothing (the default)" in page.text  # disclose flags
+
+
+async def test_contact_edit_records_the_user_and_changes_the_data(users: Database) -> None:
+    ws.create_contact(users, "ClientX", "xc-edit")
+    app = ws.app(users)
+    x = await ws.browser(app, "x-user")
+    base = "/console/contacts/xc-edit"
+    r = await x.post(
+        f"{base}/edit",
+        {
+            "int_name": "Bob Example",
+            "int_org": "Example GmbH",
+            "int_street": "Hauptstr. 2\n2nd floor",
+            "int_city": "Hamburg",
+            "int_pc": "20095",
+            "int_cc": "de",
+            "loc_name": "Bob Müller",
+            "loc_street": "Hauptstraße 2",
+            "loc_city": "Hamburg",
+            "loc_cc": "DE",
+            "voice": "+49.4012345",
+            "fax": "+49.4054321",
+            "email": "bob@example.org",
+            "disclose_email": "on",
+            "disclose_voice": "on",
+        },
+    )
+    assert r.status_code == 303, r.text
+    page = await x.get(base)
+    assert "Bob Example" in page.text and "Example GmbH" in page.text and "2nd floor" in page.text
+    assert "Bob Müller" in page.text and "Hauptstraße 2" in page.text
+    assert "+49.4054321" in page.text and "bob@example.org" in page.text
+    assert "x-user on the web" in page.text and "contact:update" in page.text
+    with users.read() as conn:
+        c = conn.execute(select(t.contacts).where(t.contacts.c.handle == "xc-edit")).one()
+        postal = {
+            p.type: p
+            for p in conn.execute(
+                select(t.contact_postal).where(t.contact_postal.c.contact_id == c.id)
+            )
+        }
+        h = conn.execute(
+            select(t.history).where(
+                t.history.c.roid == c.roid, t.history.c.command == "contact:update"
+            )
+        ).one()
+        a = conn.execute(select(t.web_audit).where(t.web_audit.c.action == "contact.update")).one()
+    assert c.email == "bob@example.org" and c.voice == "+49.4012345" and c.fax == "+49.4054321"
+    assert '"flag":1' in c.disclose and "email" in c.disclose and "voice" in c.disclose
+    assert postal["int"].city == "Hamburg" and postal["int"].street2 == "2nd floor"
+    assert postal["loc"].name == "Bob Müller"
+    assert h.cltrid == "web:x-user" and a.username == "x-user" and a.svtrid == h.svtrid
+    # the fax is removed by leaving it empty; disclosing nothing again
+    r = await x.post(
+        f"{base}/edit",
+        {
+            "int_name": "Bob Example",
+            "int_city": "Hamburg",
+            "int_cc": "DE",
+            "voice": "+49.4012345",
+            "fax": "",
+            "email": "bob@example.org",
+        },
+    )
+    assert r.status_code == 303, r.text
+    with users.read() as conn:
+        c = conn.execute(select(t.contacts).where(t.contacts.c.handle == "xc-edit")).one()
+    assert c.fax is None and '"flag":0' in c.disclose
+
+
+async def test_contact_locks_hold_and_toggle(users: Database) -> None:
+    ws.create_contact(users, "ClientX", "xc-lock")
+    app = ws.app(users)
+    x = await ws.browser(app, "x-user")
+    base = "/console/contacts/xc-lock"
+    r = await x.post(
+        f"{base}/statuses", {"clientUpdateProhibited": "on", "clientDeleteProhibited": "on"}
+    )
+    assert r.status_code == 303, r.text
+    page = await x.get(base)
+    assert 'id="s-clientUpdateProhibited" name="clientUpdateProhibited" checked' in page.text
+    # the locks hold: edit and delete are refused with the flow's reason
+    r = await x.post(
+        f"{base}/edit",
+        {"int_name": "Z", "int_city": "Berlin", "int_cc": "DE", "email": "z@example.org"},
+    )
+    assert r.status_code == 400 and "clientUpdateProhibited" in r.text
+    r = await x.post(f"{base}/delete", {"confirm": "xc-lock"})
+    assert r.status_code == 400 and "clientDeleteProhibited" in (
+        ws.field_error(r.text, "confirm") or ""
+    )
+    # swapping locks while unlocking update; then unlocking everything
+    r = await x.post(f"{base}/statuses", {"clientTransferProhibited": "on"})
+    assert r.status_code == 303, r.text
+    with users.read() as conn:
+        roid = conn.execute(
+            select(t.contacts.c.roid).where(t.contacts.c.handle == "xc-lock")
+        ).scalar_one()
+        stored = set(
+            conn.execute(select(t.statuses.c.status).where(t.statuses.c.roid == roid)).scalars()
+        )
+    assert stored == {"clientTransferProhibited"}
+    r = await x.post(f"{base}/statuses", {})
+    assert r.status_code == 303
+    r = await x.post(f"{base}/statuses", {})
+    assert r.status_code == 400  # nothing to change
+
+
+async def test_contact_delete_refused_when_linked_allowed_when_not(users: Database) -> None:
+    ws.create_contact(users, "ClientX", "xc-used")
+    ws.create_contact(users, "ClientX", "xc-free")
+    ws.link_domain(users, "ClientX", "uses.test", "xc-used", "xc-used")
+    app = ws.app(users)
+    x = await ws.browser(app, "x-user")
+    r = await x.post("/console/contacts/xc-used/delete", {"confirm": "xc-used"})
+    assert r.status_code == 400
+    assert "used by domain uses.test" in (ws.field_error(r.text, "confirm") or "")
+    r = await x.post("/console/contacts/xc-free/delete", {"confirm": "xc-free"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/contacts?")
+    assert (await x.get("/console/contacts/xc-free")).status_code == 404
+    assert (await x.get("/console/contacts/xc-used")).status_code == 200
+    with users.read() as conn:
+        gone = conn.execute(select(t.contacts).where(t.contacts.c.handle == "xc-free")).one()
+        h = conn.execute(
+            select(t.history).where(
+                t.history.c.roid == gone.roid, t.history.c.command == "contact:delete"
+            )
+        ).one()
+    assert gone.deleted_at is not None and h.cltrid == "web:x-user"
+
+
+async def test_another_registrars_contact_answers_404(users: Database) -> None:
+    ws.create_contact(users, "ClientY", "yc-1")
+    app = ws.app(users)
+    x = await ws.browser(app, "x-user")
+    assert (await x.get("/console/contacts/yc-1")).status_code == 404
+    assert (await x.get("/console/contacts/no-such")).status_code == 404
+    assert (await x.get("/console/contacts/" + "x" * 40)).status_code == 404
+    before = ws.dump_without_audit(users)
+    for action, data in [
+        ("edit", {"int_name": "Evil", "int_city": "X", "int_cc": "DE", "email": "e@example.org"}),
+        ("statuses", {"clientDeleteProhibited": "on"}),
+        ("delete", {"confirm": "yc-1"}),
+    ]:
+        r = await x.post(f"/console/contacts/yc-1/{action}", data)
+        assert r.status_code == 404, action
+    assert ws.dump_without_audit(users) == before
+    y = await ws.browser(app, "y-user")
+    assert (await y.get("/console/contacts/yc-1")).status_code == 200

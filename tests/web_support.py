@@ -154,3 +154,37 @@ def dump_without_audit(db: Database) -> dict[str, list[tuple[object, ...]]]:
     for name in ("web_audit", "web_sessions", "web_users"):
         d.pop(name, None)
     return d
+
+
+def create_contact(db: Database, clid: str, handle: str) -> None:
+    """A contact created directly through the contact flow (as EPP would)."""
+    from domreg.flows import contact
+    from domreg.flows.base import Actor, Context
+
+    cmd = contact.ContactCreate(
+        id=handle,
+        postal=(
+            contact.PostalInfo(
+                "int", "Ann Example", None, ("Main St 1",), "Berlin", None, "10115", "DE"
+            ),
+        ),
+        email="ann@example.org",
+        auth_info="auth-Code-123",
+        voice="+49.301234567",
+    )
+    with db.write() as conn:
+        ctx = Context(conn, Clock().now(), Actor(registrar_id(db, clid), clid), None, f"T-{handle}")
+        contact.create(ctx, cmd)
+
+
+def link_domain(db: Database, clid: str, name: str, registrant: str, tech: str) -> None:
+    """A domain with `registrant` and a tech contact, created through the domain flow."""
+    from domreg.flows import domain
+    from domreg.flows.base import Actor, Context
+
+    cmd = domain.DomainCreate(
+        name, "auth-Code-123", registrant=registrant, contacts=(("tech", tech),)
+    )
+    with db.write() as conn:
+        ctx = Context(conn, Clock().now(), Actor(registrar_id(db, clid), clid), None, f"T-{name}")
+        domain.create(ctx, cmd)

@@ -265,6 +265,8 @@ NOTICES = {
     "transfer-rejected": "Transfer rejected.",
     "transfer-cancelled": "Transfer cancelled.",
     "contact": "Contact created.",
+    "contact-updated": "Contact updated.",
+    "contact-deleted": "Contact deleted.",
     "host": "Host created.",
     "host-deleted": "Host deleted.",
     "acked": "Message acknowledged.",

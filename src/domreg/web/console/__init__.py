@@ -9,12 +9,13 @@ from domreg.web.core import Web
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    from domreg.web.console import account, dashboard, domains, objects, register
+    from domreg.web.console import account, contacts, dashboard, domains, objects, register
 
     return [
         *dashboard.routes(web),
         *register.routes(web),
         *domains.routes(web),
         *objects.routes(web),
+        *contacts.routes(web),
         *account.routes(web),
     ]

@@ -266,3 +266,18 @@ def registrar(conn: Connection, registrar_id: int) -> Any:
 
 def tld_names(conn: Connection) -> list[str]:
     return list(conn.execute(select(t.tlds.c.name).order_by(t.tlds.c.name)).scalars())
+
+
+def contact_links(conn: Connection, contact_id: int) -> list[tuple[str, str]]:
+    """The live domains a contact is linked to, as (name, role), role one of registrant,
+    admin, billing, tech; in name then role order."""
+    registrant = select(d.c.name).where(d.c.registrant_id == contact_id, d.c.deleted_at.is_(None))
+    dc = t.domain_contacts
+    roles = (
+        select(d.c.name, dc.c.type)
+        .join(dc, dc.c.domain_id == d.c.id)
+        .where(dc.c.contact_id == contact_id, d.c.deleted_at.is_(None))
+    )
+    out = [(r.name, "registrant") for r in conn.execute(registrant.limit(500))]
+    out += [(r.name, r.type) for r in conn.execute(roles.limit(1500))]
+    return sorted(out)
