@@ -16,6 +16,8 @@ HOSTILE = "<script>alert('x')</script>\"'; DROP TABLE domains; --"
 CTRL = "bad\x00\x07value"
 DIGEST = "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE23BF5E07C4CF0DE8B8F8FA3D"
 CONTACT = {"handle": "c-1", "name": "Ann", "city": "Berlin", "cc": "DE", "email": "ann@example.org"}
+EDIT = {"int_name": "Ann", "int_city": "Berlin", "int_cc": "DE", "email": "ann@example.org"}
+CE = "/console/contacts/xc-1/edit"
 REG = {"clid": "NewReg", "name": "New", "email": "", "password": "epp-Pass-1", "tld_test": "on"}
 
 #: (who, path, form, field with the error)
@@ -171,6 +173,25 @@ CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("x", "/console/contacts", {**CONTACT, "cc": "Germany"}, "cc"),
     ("x", "/console/contacts", {**CONTACT, "name": CTRL}, "name"),
     ("x", "/console/contacts", {**CONTACT, "city": ""}, "city"),
+    # the contact page
+    ("x", CE, {**EDIT, "int_name": ""}, "int_name"),
+    ("x", CE, {**EDIT, "int_city": ""}, "int_city"),
+    ("x", CE, {**EDIT, "email": ""}, "email"),
+    ("x", CE, {**EDIT, "int_name": LONG}, "int_name"),
+    ("x", CE, {**EDIT, "int_pc": "1" * 17}, "int_pc"),
+    ("x", CE, {**EDIT, "int_street": "a\nb\nc\nd"}, "int_street"),
+    ("x", CE, {**EDIT, "email": "not-an-address"}, "email"),
+    ("x", CE, {**EDIT, "email": HOSTILE}, "email"),
+    ("x", CE, {**EDIT, "voice": "030 1234567"}, "voice"),
+    ("x", CE, {**EDIT, "fax": HOSTILE}, "fax"),
+    ("x", CE, {**EDIT, "int_cc": "Germany"}, "int_cc"),
+    ("x", CE, {**EDIT, "int_cc": "XX"}, "int_cc"),
+    ("x", CE, {**EDIT, "int_city": CTRL}, "int_city"),
+    ("x", CE, {**EDIT, "int_name": "Jürgen"}, "int_name"),  # int is ASCII only
+    ("x", CE, {**EDIT, "loc_name": "Jürgen"}, "loc_city"),  # a new loc needs an address
+    ("x", "/console/contacts/xc-1/delete", {"confirm": ""}, "confirm"),
+    ("x", "/console/contacts/xc-1/delete", {"confirm": HOSTILE}, "confirm"),
+    ("x", "/console/contacts/xc-1/delete", {"confirm": "xc-1"}, "confirm"),  # linked
     ("x", "/console/hosts", {"name": "", "addresses": ""}, "name"),
     ("x", "/console/hosts", {"name": "-bad-.example.org", "addresses": ""}, "name"),
     ("x", "/console/hosts", {"name": "ns9.example.org", "addresses": "999.1.1.1"}, "addresses"),
@@ -262,6 +283,8 @@ async def test_bad_input_gets_a_field_error_and_changes_nothing(db: Database) ->
     ws.create_domain(db, "ClientX", "mine.test")
     ws.create_domain(db, "ClientX", "zone.test")
     ws.create_domain(db, "ClientY", "theirs.test")
+    ws.create_contact(db, "ClientX", "xc-1")
+    ws.link_domain(db, "ClientX", "linked.test", "xc-1", "xc-1")
     app = ws.app(db)
     who = {"x": await ws.browser(app, "x-user"), "admin": await ws.browser(app, "admin")}
     before = ws.dump_without_audit(db)
