@@ -102,10 +102,17 @@ async def test_session_cookie_flags_and_secure_over_tls(users: Database) -> None
 
 async def test_every_post_needs_the_session_csrf_token(users: Database) -> None:
     ws.create_domain(users, "ClientX", "mine.test")
+    ws.create_contact(users, "ClientX", "xc-1")
     app = ws.app(users)
     x = await ws.browser(app, "x-user")
     before = ws.dump_without_audit(users)
     for path, data in [
+        (
+            "/console/contacts/xc-1/edit",
+            {"int_name": "Z", "int_city": "Z", "int_cc": "DE", "email": "z@example.org"},
+        ),
+        ("/console/contacts/xc-1/statuses", {"clientDeleteProhibited": "on"}),
+        ("/console/contacts/xc-1/delete", {"confirm": "xc-1"}),
         ("/console/domains/mine.test/renew", {"years": "1"}),
         ("/console/domains/mine.test/delete", {"confirm": "mine.test"}),
         ("/console/settings/password", {"password": "new-Pass-99", "password2": "new-Pass-99"}),
