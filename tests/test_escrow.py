@@ -18,6 +18,7 @@ from domreg.clock import FixedClock
 from domreg.config import Config
 from domreg.escrow import deposit, model, restore, ryde, verify, writer
 from domreg.escrow import source as src
+from domreg.flows.registrar_data import set_rdds_data
 from domreg.store import schema as t
 from domreg.store.db import Database
 from tests import support
@@ -118,7 +119,32 @@ async def test_full_deposit_is_valid_signed_encrypted_and_counted(db, populated,
     assert counts == expected
 
 
+ABUSE = {"abuse_email": "abuse@clientx.example", "abuse_phone": "+1.5555550100"}
+
+
+def _publish_registrar_data(db: Database, now: datetime) -> None:
+    """What RDAP and WHOIS publish of a registrar, for ClientX (the others have none)."""
+    with db.write() as conn:
+        set_rdds_data(
+            conn,
+            now,
+            "ClientX",
+            **ABUSE,
+            url="https://www.clientx.example",
+            whois_server="whois.clientx.example",
+            email="info@clientx.example",
+            phone="+1.5555550101",
+            fax="+1.5555550102",
+            street=["1 Registrar Road", "Suite 2"],
+            city="Springfield",
+            sp="IL",
+            pc="62701",
+            cc="US",
+        )
+
+
 async def test_deposit_validates_against_the_reference_schemas(db, populated, clock):
+    _publish_registrar_data(db, clock.now())  # registrars with an address and without
     raw, _ = _xml(db, model.Spec("test", (clock.now() + timedelta(days=1)).date()))
     doc = etree.fromstring(raw)
     schema = _rst_schema()
@@ -257,27 +283,8 @@ async def test_verify_finds_count_and_reference_errors(db, populated, clock):
 async def test_restore_answers_epp_info_as_the_original(
     db, populated, clock, cfg, keys, tmp_path, tls_dir, client_tls, database_url
 ):
-    from domreg.flows.registrar_data import set_rdds_data
-
-    abuse = {"abuse_email": "abuse@clientx.example", "abuse_phone": "+1.5555550100"}
     rdds_set_at = clock.now()
-    with db.write() as conn:  # what RDAP and WHOIS publish of a registrar must round-trip too
-        set_rdds_data(
-            conn,
-            rdds_set_at,
-            "ClientX",
-            **abuse,
-            url="https://www.clientx.example",
-            whois_server="whois.clientx.example",
-            email="info@clientx.example",
-            phone="+1.5555550101",
-            fax="+1.5555550102",
-            street=["1 Registrar Road", "Suite 2"],
-            city="Springfield",
-            sp="IL",
-            pc="62701",
-            cc="US",
-        )
+    _publish_registrar_data(db, rdds_set_at)
     day = (clock.now() + timedelta(days=1)).date()
     clock.set(datetime.combine(day, datetime.min.time()) + timedelta(minutes=5))
     made = deposit.make(db, cfg, model.Spec("test", day), clock.now()).made
@@ -297,7 +304,7 @@ async def test_restore_answers_epp_info_as_the_original(
             # says so); here at the original's time, so that the registrar's last change
             # (RDAP "last changed" event) is the original's too.
             with other.write() as conn:
-                set_rdds_data(conn, rdds_set_at, "ClientX", **abuse)
+                set_rdds_data(conn, rdds_set_at, "ClientX", **ABUSE)
             # Restoring twice is refused: the database is no longer empty.
             with (
                 ryde.open_deposit(made.ryde, str(keys["agent_sec"])) as opened,
