@@ -82,7 +82,12 @@ async def test_rdap_and_whois_queries_are_counted_in_the_activity_report(db: Dat
         for line in (b"example.test\r\n", b"nameserver ns1.dns.net\r\n", b"registrar 1234\r\n"):
             assert "Last update of WHOIS database" in await _whois(server.port, line)
         assert "No match" in await _whois(server.port, b"nosuch.test\r\n")
-        assert "Error:" in await _whois(server.port, b"\xff\xfe\r\n")  # refused: not counted
+        for refused_line in (
+            b"\xff\xfe\r\n",
+            b"\r\n",
+            b"",
+        ):  # not text, empty, none (timed out): not counted
+            assert "Error:" in await _whois(server.port, refused_line)
     finally:
         await server.close()
     whois_total = 4

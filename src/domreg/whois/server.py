@@ -10,7 +10,7 @@ no line within `whois_timeout` seconds is told so and disconnected, and each cli
 
 Every answered query (an object or "No match") counts once in `domreg.metrics` (service
 "whois", name "port43": ICANN's whois-43-queries); refusals (rate limit, timeout, too long,
-not text) do not.
+not text, empty) do not.
 """
 
 from __future__ import annotations
@@ -201,7 +201,8 @@ class WhoisServer:
         """The answer's bytes, from the cache while the database is unchanged (blocking:
         for SQLite, whose reads are local and short)."""
         now = self.clock.now()
-        metrics.count(metrics.WHOIS, PORT43, now)
+        if text and not text.isspace():  # an empty line is refused, not counted
+            metrics.count(metrics.WHOIS, PORT43, now)
         stamp = self._stamp_of(now)
         token = self.versions.current()  # before the data: what is read after is newer
         entry = self.cache.get(token, text, now)
@@ -211,7 +212,8 @@ class WhoisServer:
 
     async def answer(self, text: str) -> bytes:
         now = self.clock.now()
-        metrics.count(metrics.WHOIS, PORT43, now)
+        if text and not text.isspace():  # an empty line is refused, not counted
+            metrics.count(metrics.WHOIS, PORT43, now)
         stamp = self._stamp_of(now)
         token = await self.versions.acurrent()
         entry = self.cache.get(token, text, now)
