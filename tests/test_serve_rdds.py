@@ -1,5 +1,6 @@
 """`domreg serve` (2 worker processes sharing the ports) answers RDAP on its HTTP port and
-WHOIS on its WHOIS port, and both see what is written to the database at once."""
+WHOIS on its WHOIS port, and both see what is written to the database at once; every query is
+counted for the monthly activity report, and each worker flushes its counts when it stops."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
 from domreg.clock import Clock
 from domreg.flows import domain
+from domreg.store import schema as t
 from domreg.store.db import Database
 from tests import rdds_data, support
 
@@ -25,10 +28,19 @@ def whois(port: int, query: str) -> str:
     return b"".join(chunks).decode()
 
 
+def counted(db: Database) -> dict[str, int]:
+    """The query counts in the database, by service (every day)."""
+    sc = t.service_counters
+    with db.read() as conn:
+        rows = conn.execute(select(sc.c.service, func.sum(sc.c.count)).group_by(sc.c.service))
+        return {service: int(n) for service, n in rows}
+
+
 def test_domreg_serve_answers_rdap_and_whois(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
     data = rdds_data.populate(db)
+    before = counted(db)
     with support.served(database_url, tmp_path / "var", workers=2, jobs_interval="0") as env:
         http_port, whois_port = int(env["DOMREG_HTTP_PORT"]), int(env["DOMREG_WHOIS_PORT"])
         deadline = time.monotonic() + 30
@@ -60,3 +72,8 @@ def test_domreg_serve_answers_rdap_and_whois(
                 "client hold" in httpx.get(f"{base}/domain/exam2.test", timeout=10).json()["status"]
             )
             assert "Domain Status: clientHold" in whois(whois_port, "exam2.test")
+    # Stopped (SIGTERM): each worker has flushed its counts; the 12 RDAP and 12 WHOIS
+    # queries above (the healthz request is no RDAP query) are all counted, once.
+    after = counted(db)
+    assert after.get("rdap", 0) - before.get("rdap", 0) == 12
+    assert after.get("whois", 0) - before.get("whois", 0) == 12

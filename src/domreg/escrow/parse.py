@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from domreg.escrow import model as m
-from domreg.escrow.writer import CC, SEC, C, D, H, R
+from domreg.escrow.writer import CC, NO_CC, NO_CITY, SEC, C, D, H, R
 
 KIND = {
     "{" + m.DOMAIN + "}domain": "domain",
@@ -205,6 +205,8 @@ def contact(el: Any) -> dict[str, Any]:
 
 def registrar(el: Any) -> dict[str, Any]:
     gurid = _t(el, R + "gurid")
+    addr = f"{R}postalInfo/{R}addr"  # the first postalInfo (domreg writes one, "int")
+    city, cc = _t(el, f"{addr}/{R}city"), _t(el, f"{addr}/{R}cc")
     return {
         "clid": _t(el, R + "id"),
         "name": _t(el, R + "name"),
@@ -213,6 +215,15 @@ def registrar(el: Any) -> dict[str, Any]:
         "email": _t(el, R + "email"),
         "created_at": _time(el, R + "crDate"),
         "updated_at": _time(el, R + "upDate"),
+        "url": _t(el, R + "url"),
+        "whois_server": _t(el, R + "whoisInfo/" + R + "name"),
+        "phone": _t(el, R + "voice"),
+        "fax": _t(el, R + "fax"),
+        "street": [(s.text or "").strip() for s in el.iterfind(f"{addr}/{R}street")],
+        "city": None if city == NO_CITY else city,
+        "sp": _t(el, f"{addr}/{R}sp"),
+        "pc": _t(el, f"{addr}/{R}pc"),
+        "cc": None if cc == NO_CC else cc,
     }
 
 

@@ -11,6 +11,10 @@ is rebuilt or left unset, and said so here:
 - registrar credentials, balances and prices: each restored registrar gets a new random EPP
   password (returned, for the operator to hand over); balances start at zero; the TLD gets
   domreg's default policy and prices.
+- a registrar's abuse contact (email and phone, which RDAP and WHOIS publish): RFC 9022's
+  registrar object has no place for it; the operator sets it again (`domreg registrar rdds
+  CLID --abuse-email ... --abuse-phone ...`). The rest of what RDAP and WHOIS publish of a
+  registrar (web site, WHOIS server, address, phone, fax, email) is in the deposit.
 - grace periods: rebuilt from `<rdeDomain:rgpStatus>` with ends computed from the TLD policy
   and the domain's dates (add: creation + add grace; autoRenew: expiry - 1 year + autorenew
   grace; renew, redemption, pendingRestore, pendingDelete: last update + their length;
@@ -199,6 +203,15 @@ class Loader:
                 created_at=obj["created_at"],
                 updated_at=obj["updated_at"],
                 password_changed_at=self.now,
+                url=obj["url"],
+                whois_server=obj["whois_server"],
+                phone=obj["phone"],
+                fax=obj["fax"],
+                street=orjson.dumps(obj["street"]).decode() if obj["street"] else None,
+                city=obj["city"],
+                sp=obj["sp"],
+                pc=obj["pc"],
+                cc=obj["cc"],
             )
             .returning(t.registrars.c.id)
         ).scalar_one()

@@ -21,7 +21,9 @@ Objects are plain dicts (the deposit model, rendered by `writer`):
 - contact: id, roid, statuses, postal [dicts of PostalInfo], voice, voice_ext, fax, fax_ext,
   email, disclose ({flag, fields} or None), sponsor, creator, created_at, updater,
   updated_at, transferred_at, trn
-- registrar: clid, name, iana_id, status, email, created_at, updated_at
+- registrar: clid, name, iana_id, status, email, created_at, updated_at, and what RDAP and
+  WHOIS publish of it that RFC 9022 carries: url, whois_server, phone, fax, street (a list),
+  city, sp, pc, cc
 """
 
 from __future__ import annotations
@@ -160,6 +162,15 @@ class Source:
                 "email": row.email,
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
+                "url": row.url,
+                "whois_server": row.whois_server,
+                "phone": row.phone,
+                "fax": row.fax,
+                "street": orjson.loads(row.street) if row.street else [],
+                "city": row.city,
+                "sp": row.sp,
+                "pc": row.pc,
+                "cc": row.cc,
             }
 
     # ------------------------------------------------------------ domains

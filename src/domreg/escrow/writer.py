@@ -223,6 +223,7 @@ def contact_xml(obj: dict[str, Any]) -> str:
 
 
 _REGISTRAR_STATUS = {"ok": "ok", "terminated": "terminated"}
+NO_CITY, NO_CC = "not recorded", "ZZ"  # placeholders for a registrar without an address
 
 
 def registrar_xml(obj: dict[str, Any]) -> str:
@@ -234,15 +235,37 @@ def registrar_xml(obj: dict[str, Any]) -> str:
         else ""
     )
     status = _REGISTRAR_STATUS.get(obj["status"], "readonly")
-    # domreg keeps no postal address for registrars; the schema requires one.
+    # The schema requires a city and a country: a registrar without them gets the
+    # placeholders NO_CITY and NO_CC, which restore reads back as unset.
+    addr = "".join(
+        f"<rdeRegistrar:street>{esc(line)}</rdeRegistrar:street>" for line in obj["street"][:3]
+    )
+    addr += f"<rdeRegistrar:city>{esc(obj['city'] or NO_CITY)}</rdeRegistrar:city>"
+    if obj["sp"]:
+        addr += f"<rdeRegistrar:sp>{esc(obj['sp'])}</rdeRegistrar:sp>"
+    if obj["pc"]:
+        addr += f"<rdeRegistrar:pc>{esc(obj['pc'])}</rdeRegistrar:pc>"
+    addr += f"<rdeRegistrar:cc>{esc(obj['cc'] or NO_CC)}</rdeRegistrar:cc>"
+    phones = "".join(
+        f"<rdeRegistrar:{tag}>{esc(obj[key])}</rdeRegistrar:{tag}>"
+        for tag, key in (("voice", "phone"), ("fax", "fax"))
+        if obj[key]
+    )
+    url = f"<rdeRegistrar:url>{esc(obj['url'])}</rdeRegistrar:url>" if obj["url"] else ""
+    whois = (
+        "<rdeRegistrar:whoisInfo>"
+        f"<rdeRegistrar:name>{esc(obj['whois_server'])}</rdeRegistrar:name>"
+        "</rdeRegistrar:whoisInfo>"
+        if obj["whois_server"]
+        else ""
+    )
     return (
         f"<rdeRegistrar:registrar><rdeRegistrar:id>{esc(obj['clid'])}</rdeRegistrar:id>"
         f"<rdeRegistrar:name>{esc(obj['name'])}</rdeRegistrar:name>{gurid}"
         f"<rdeRegistrar:status>{status}</rdeRegistrar:status>"
-        '<rdeRegistrar:postalInfo type="int"><rdeRegistrar:addr>'
-        "<rdeRegistrar:city>not recorded</rdeRegistrar:city><rdeRegistrar:cc>ZZ</rdeRegistrar:cc>"
-        "</rdeRegistrar:addr></rdeRegistrar:postalInfo>"
-        f"<rdeRegistrar:email>{esc(email)}</rdeRegistrar:email>"
+        f'<rdeRegistrar:postalInfo type="int"><rdeRegistrar:addr>{addr}'
+        f"</rdeRegistrar:addr></rdeRegistrar:postalInfo>{phones}"
+        f"<rdeRegistrar:email>{esc(email)}</rdeRegistrar:email>{url}{whois}"
         f"<rdeRegistrar:crDate>{_time(obj['created_at'])}</rdeRegistrar:crDate>{updated}"
         "</rdeRegistrar:registrar>"
     )

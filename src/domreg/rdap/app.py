@@ -10,6 +10,11 @@ ETag (over the body less its "last update of RDAP database" time, so that an unc
 object keeps its tag) and honour If-None-Match; anonymous ones are `public`, authenticated
 ones `private`.
 
+Every answered query (200, 304, or 404: the object is not registered) counts once in
+`domreg.metrics` (service "rdap", name the query kind: domain, nameserver, entity, help,
+domains-search, nameservers-search, entities-search) for ICANN's monthly activity report;
+refused queries (400, 401, 405, 422, 429, 501), CORS preflights and failures do not.
+
 It is plain ASGI rather than Starlette routes: a lookup is a few dozen microseconds of
 database and JSON work, and a router, request object and middleware would double it.
 """
@@ -26,6 +31,7 @@ from urllib.parse import parse_qsl, quote
 import orjson
 from starlette.routing import BaseRoute, Match
 
+from domreg import metrics
 from domreg.rdap import api, render
 from domreg.rdap.api import RdapError
 from domreg.rdap.auth import Authenticator, AuthError
@@ -45,6 +51,17 @@ _CORS = (b"access-control-allow-origin", b"*")
 _TYPE = (b"content-type", render.MEDIA_TYPE.encode())
 _UNSUPPORTED = {"ip", "autnum", "ips", "autnums", "reverse_search"}
 _LOOKUPS = ("domain", "nameserver", "entity")
+#: The metrics name each query kind (first path segment) is counted under.
+_COUNTED = {
+    "domain": "domain",
+    "nameserver": "nameserver",
+    "entity": "entity",
+    "help": "help",
+    "domains": "domains-search",
+    "nameservers": "nameservers-search",
+    "entities": "entities-search",
+}
+_ANSWERED = (200, 304, 404)
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -83,6 +100,10 @@ class RdapApp:
             log.exception("RDAP request %s %s failed", method, scope.get("path"))
             err = RdapError(500, "the server could not answer; the error is logged")
             status, body, headers = 500, orjson.dumps(err.body()), []
+        if status in _ANSWERED:  # one dict increment per answered query (the activity report)
+            counted = _COUNTED.get(scope["path"][len(PREFIX) :].partition("/")[0])
+            if counted is not None:
+                metrics.count(metrics.RDAP, counted, self.clock.now())
         headers.append(_CORS)
         if status == 204:
             await send({"type": "http.response.start", "status": 204, "headers": headers})

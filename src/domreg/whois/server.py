@@ -7,6 +7,10 @@ is no domain but is a nameserver gets the nameserver), `domain <name>`, `nameser
 refused as soon as it is seen, bytes that are not UTF-8 text are refused, a client that sends
 no line within `whois_timeout` seconds is told so and disconnected, and each client IP gets
 `whois_rate_limit` queries per second (bursts of `whois_rate_burst`), per worker.
+
+Every answered query (an object or "No match") counts once in `domreg.metrics` (service
+"whois", name "port43": ICANN's whois-43-queries); refusals (rate limit, timeout, too long,
+not text, empty) do not.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import socket
 from datetime import datetime
 from typing import Any, cast
 
+from domreg import metrics
 from domreg.clock import Clock
 from domreg.model.names import NameError_, parse_name, to_ascii
 from domreg.rdds import query
@@ -28,6 +33,7 @@ from domreg.whois import render
 log = logging.getLogger("domreg.whois")
 
 KINDS = ("domain", "nameserver", "registrar")
+PORT43 = "port43"  # the metrics name of a port-43 query (reports/monthly.py: whois-43-queries)
 
 
 def answer(conn: Any, text: str, now: datetime) -> tuple[str, datetime | None]:
@@ -195,6 +201,8 @@ class WhoisServer:
         """The answer's bytes, from the cache while the database is unchanged (blocking:
         for SQLite, whose reads are local and short)."""
         now = self.clock.now()
+        if text and not text.isspace():  # an empty line is refused, not counted
+            metrics.count(metrics.WHOIS, PORT43, now)
         stamp = self._stamp_of(now)
         token = self.versions.current()  # before the data: what is read after is newer
         entry = self.cache.get(token, text, now)
@@ -204,6 +212,8 @@ class WhoisServer:
 
     async def answer(self, text: str) -> bytes:
         now = self.clock.now()
+        if text and not text.isspace():  # an empty line is refused, not counted
+            metrics.count(metrics.WHOIS, PORT43, now)
         stamp = self._stamp_of(now)
         token = await self.versions.acurrent()
         entry = self.cache.get(token, text, now)
