@@ -6,7 +6,6 @@ contact of another registrar, or an unknown handle, answers 404."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,11 +14,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from domreg.flows import contact, webusers
-from domreg.flows.base import Context, statuses_of
+from domreg.flows.base import Context
 from domreg.flows.lookup import live_contact
 from domreg.model.countries import COUNTRIES
 from domreg.web.auth import page
-from domreg.web.console import queries
+from domreg.web.console import locks, queries
 from domreg.web.core import Form, Problem, Web, not_found, redirect
 
 CLIENT_STATUSES = (
@@ -228,29 +227,14 @@ def routes(web: Web) -> list[BaseRoute]:
         return redirect(here(row), "contact-updated")
 
     async def statuses(request: Request, user: webusers.WebUser, row: Any, form: Form) -> Response:
-        wanted = {s for s in CLIENT_STATUSES if form.data.get(s) == "on"}
-        unknown = [k for k in form.data if k not in (*CLIENT_STATUSES, "csrf")]
-        if unknown:
-            form.errors[""] = "Unknown field in the form."
-        form.check()
+        target = locks.wanted(form, CLIENT_STATUSES)
 
-        def change(ctx: Context) -> None:
-            stored = set(statuses_of(ctx.conn, row.roid)) & set(CLIENT_STATUSES)
-            add = tuple((s, None, None) for s in sorted(wanted - stored))
-            rem = tuple(sorted(stored - wanted))
-            if not add and not rem:
-                raise Problem({"": "Nothing to change."})
-            if "clientUpdateProhibited" in rem and add:
-                # Unlocking first (RFC 5733: an update may only remove clientUpdateProhibited).
-                contact.update(
-                    replace(ctx, svtrid=web.svtrids.next()),
-                    contact.ContactUpdate(row.handle, rem_statuses=("clientUpdateProhibited",)),
-                )
-                rem = tuple(s for s in rem if s != "clientUpdateProhibited")
+        def update(ctx: Context, add: locks.Added, rem: tuple[str, ...]) -> None:
             contact.update(
                 ctx, contact.ContactUpdate(row.handle, add_statuses=add, rem_statuses=rem)
             )
 
+        change = locks.change(web, row.roid, CLIENT_STATUSES, target, update)
         await web.act(request, user, "contact.statuses", row.handle, change)
         return redirect(here(row), "statuses")
 

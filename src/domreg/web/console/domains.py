@@ -24,7 +24,7 @@ from domreg.model.names import NameError_, parse_name
 from domreg.model.periods import Period
 from domreg.store import schema as t
 from domreg.web.auth import page
-from domreg.web.console import queries
+from domreg.web.console import locks, queries
 from domreg.web.core import Form, Problem, Web, not_found, redirect
 from domreg.web.names import split_names, to_registry_name
 
@@ -276,29 +276,12 @@ def routes(web: Web) -> list[BaseRoute]:
         return redirect(here(row), "ds")
 
     async def statuses(request: Request, user: webusers.WebUser, row: Any, form: Form) -> Response:
-        wanted = {s for s in CLIENT_STATUSES if form.data.get(s) == "on"}
-        unknown = [k for k in form.data if k not in (*CLIENT_STATUSES, "csrf")]
-        if unknown:
-            form.errors[""] = "Unknown field in the form."
-        form.check()
+        target = locks.wanted(form, CLIENT_STATUSES)
 
-        def change(ctx: Context) -> None:
-            from domreg.flows.base import statuses_of
-
-            stored = set(statuses_of(ctx.conn, row.roid)) & set(CLIENT_STATUSES)
-            add = tuple((s, None, None) for s in sorted(wanted - stored))
-            rem = tuple(sorted(stored - wanted))
-            if not add and not rem:
-                raise Problem({"": "Nothing to change."})
-            if "clientUpdateProhibited" in rem and add:
-                # Unlocking first (RFC 5731: an update may only remove clientUpdateProhibited).
-                domain.update(
-                    replace(ctx, svtrid=web.svtrids.next()),
-                    domain.DomainUpdate(row.name, rem_statuses=("clientUpdateProhibited",)),
-                )
-                rem = tuple(s for s in rem if s != "clientUpdateProhibited")
+        def update(ctx: Context, add: locks.Added, rem: tuple[str, ...]) -> None:
             domain.update(ctx, domain.DomainUpdate(row.name, add_statuses=add, rem_statuses=rem))
 
+        change = locks.change(web, row.roid, CLIENT_STATUSES, target, update)
         await web.act(request, user, "domain.statuses", row.name, change)
         return redirect(here(row), "statuses")
 
