@@ -79,7 +79,7 @@ class Registry:
     def history(self) -> list[tuple[str, str, int, dict[str, Any]]]:
         return [
             (r.command, r.object_name, r.registrar_id, orjson.loads(r.snapshot))
-            for r in self.rows(t.history)
+            for r in sorted(self.rows(t.history), key=lambda r: r.id)
             if r.object_type == "contact"
         ]
 

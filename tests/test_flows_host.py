@@ -62,9 +62,10 @@ class Registry:
             return list(conn.execute(select(table).where(*where)))
 
     def history(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Host history rows in the order they were written (a table scan has no order)."""
         return [
             (r.command, r.object_name, orjson.loads(r.snapshot))
-            for r in self.rows(t.history)
+            for r in sorted(self.rows(t.history), key=lambda r: r.id)
             if r.object_type == "host"
         ]
 
