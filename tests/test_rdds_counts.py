@@ -1,8 +1,8 @@
 """RDAP and WHOIS lookups are counted for ICANN's monthly activity report: known numbers of
 RDAP queries of every kind (through the HTTP application, answered 200, 304 or 404; refused
 ones are not counted) and of WHOIS port-43 queries (through the WHOIS server, found or not;
-refusals are not counted), flushed with `metrics.flush`, give exactly those numbers in the
-activity report's rdap-queries and whois-43-queries columns, in the month of the queries."""
+refusals are not counted) and of the public lookup page (web WHOIS), flushed with `metrics.flush`, give exactly those numbers in the
+activity report's rdap-queries, whois-43-queries and web-whois-queries columns, in the month of the queries."""
 
 from __future__ import annotations
 
@@ -74,6 +74,10 @@ async def test_rdap_and_whois_queries_are_counted_in_the_activity_report(db: Dat
         assert (await http.head("/rdap/entity/1234")).status_code == 200
         assert (await http.post("/rdap/help")).status_code == 405
         assert (await http.options("/rdap/help")).status_code == 204
+        # The public lookup page is the registry's web WHOIS: answered lookups count.
+        for q, status in (("example.test", 200), ("nosuch.test", 404), ("", 400)):
+            assert (await http.get("/lookup", params={"q": q})).status_code == status
+    web_total = 2  # the empty query is refused, not counted
     rdap_total = len(answered) + 3  # the lookup for the ETag, the 304 and the HEAD
 
     server = WhoisServer(db, clock, rate=0.0, timeout=2.0)
@@ -102,11 +106,12 @@ async def test_rdap_and_whois_queries_are_counted_in_the_activity_report(db: Dat
         ("rdap", "nameservers-search"): 1,
         ("rdap", "entities-search"): 1,
         ("whois", "port43"): whois_total,
+        ("whois", "web"): web_total,
     }
     with db.read() as conn:
         activity = monthly.activity(conn, "test", MONTH)
         previous = monthly.activity(conn, "test", "2027-05")
     assert activity["rdap-queries"] == rdap_total
     assert activity["whois-43-queries"] == whois_total
-    assert activity["web-whois-queries"] == 0  # domreg has no web WHOIS
+    assert activity["web-whois-queries"] == web_total
     assert previous["rdap-queries"] == previous["whois-43-queries"] == 0

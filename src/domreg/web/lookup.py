@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from domreg import metrics
 from domreg.rdap import api as rdap
 from domreg.web.core import Web
 
@@ -150,6 +151,7 @@ def routes(web: Web) -> list[BaseRoute]:
             else:
                 now = web.now()
                 found = await web.read(lambda conn: find(conn, q, now))
+                metrics.count(metrics.WHOIS, "web", now)  # ICANN's web-whois-queries
                 if found is None:
                     errors["q"] = f"Nothing registered here matches {q.strip()!r}."
                     status = 404
