@@ -740,12 +740,11 @@ def domreg_server(url: str, data_dir: Path, workers: int, **settings: str) -> It
         DOMREG_DATA_DIR=str(data_dir),
         DOMREG_DATABASE_URL=url,
         DOMREG_EPP_PORT=str(port),
-        DOMREG_HTTP_PORT=str(free_port()),
-        DOMREG_WHOIS_PORT=str(free_port()),
         DOMREG_WORKERS=str(workers),
         DOMREG_LOG_LEVEL="WARNING",
-        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
     )
+    defaults = {"http_port": str(free_port()), "whois_port": str(free_port()), "dns_mode": "off"}
+    env.update({f"DOMREG_{k.upper()}": v for k, v in {**defaults, **settings}.items()})
     env.pop("DOMREG_CONFIG", None)
     log = data_dir / f"serve-{port}.log"
     cli = [sys.executable, "-m", "domreg"]
