@@ -95,8 +95,8 @@ async def test_serve_publishes_epp_changes_to_its_knot(database_url, db: Databas
         assert (await client.command(host)).code == 1000
         reply = await client.domain_create("served.test", ns_hosts=("ns1.example.org",))
         assert reply.code == 1000, reply.raw
-        seconds = await asyncio.to_thread(answered, port, "served.test")
-        assert seconds < 5  # generous: the benchmark measures the latency (bench/dns.py)
+        # The delegation gets served (how fast is measured by bench/dns.py, not here).
+        await asyncio.to_thread(answered, port, "served.test", 30.0)
         # A TLD added while the registry runs: Knot serves it from its first delegation on.
         with db.write() as conn:
             registry.add_tld(conn, Clock().now(), "later")
