@@ -91,9 +91,9 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
                 file=sys.stderr,
             )
         else:
-            with zb.snapshot(db) as conn:
-                zs = zb.settings(conn, tld)
-                zb.write_zone(conn, zs, zb.next_serial(zs.serial), sys.stdout)
+            sys.stdout.flush()
+            zb.write_zone(db, tld, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
     finally:
         db.close()
     return 0
