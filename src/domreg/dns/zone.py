@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, and_, select
@@ -48,6 +48,12 @@ CHUNK = 500
 
 #: (ttl, type, rdata): one record of an owner name.
 Record = tuple[int, str, str]
+
+
+class BytesOut(Protocol):
+    """Where the full build writes (a binary file, standard output's buffer)."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class ZoneError(ValueError):
@@ -364,7 +370,7 @@ class BuildStats:
 def write_zone(
     db: Database,
     tld: str,
-    out: IO[bytes],
+    out: BytesOut,
     serial: int | None = None,
     workers: int = WORKERS,
     range_size: int = RANGE,
