@@ -207,7 +207,7 @@ def _excluded_ids(conn: Connection, tld_id: int, ids: list[int] | None = None) -
 # order. Only integers (ids, TTL) and the constants above are put into these statements.
 
 #: Domain ids per statement.
-RANGE = 20_000
+RANGE = 50_000
 #: Connections reading in parallel (threads: sqlite3 and psycopg release the GIL while the
 #: database works); 1 reads on the calling thread.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
