@@ -13,10 +13,10 @@ What a TLD zone holds (the same rules for a full build and for incremental chang
   not published get no address records.
 Names are stored, and written, as lower-case A-labels.
 
-The full build streams: the database renders every record as its master file line (three
-queries: nameservers, DS, glue), read in large pieces (COPY TO STDOUT on PostgreSQL, one
-string per range of domain ids on SQLite) inside one read snapshot and written as they come,
-so memory does not grow with the zone. `node_records` gives the records of chosen owner
+The full build streams: the database renders every record as its master file line, one
+string per kind (nameservers, DS, glue) and range of domain ids; the ranges are read by
+parallel connections that share one snapshot and written in order as they come, so memory
+does not grow with the zone (docs/dns.md). `node_records` gives the records of chosen owner
 names, for the incremental publishers, by the same rules; tests compare the two.
 """
 
@@ -275,24 +275,15 @@ def _run_part(dbapi: Any, sql: str, sqlite: bool) -> tuple[bytes | None, int, in
     if sqlite:
         text_, lines, delegations = dbapi.execute(sql).fetchone()
         return text_, lines, delegations
-    # Binary results, with text loaded as bytes: the lines are not decoded (nor encoded
-    # again for the file). Not prepared: every statement is different.
+    from psycopg.types.string import ByteaBinaryLoader
+
+    # Binary results, with text loaded as bytes (a text value in binary format is its UTF-8
+    # bytes): the lines are neither decoded nor encoded again for the file. Not prepared:
+    # every statement is different.
     with dbapi.cursor(binary=True) as cursor:
-        cursor.adapters.register_loader("text", _TextAsBytes)
+        cursor.adapters.register_loader("text", ByteaBinaryLoader)
         text_, lines, delegations = cursor.execute(sql, prepare=False).fetchone()
     return text_, lines, delegations
-
-
-class _TextAsBytes:
-    """psycopg loader: a text value in binary format (its UTF-8 bytes) as bytes."""
-
-    format = 1  # psycopg.pq.Format.BINARY
-
-    def __init__(self, oid: int, context: Any = None) -> None:
-        pass
-
-    def load(self, data: Any) -> bytes:
-        return bytes(data)
 
 
 @contextmanager
