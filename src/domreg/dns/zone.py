@@ -234,15 +234,16 @@ def _part_sql(part: _Part, tld_id: int, ttl: int, sqlite: bool) -> str:
     lines; for "ns" how many delegations, else 0)."""
     a, b = part.first, part.last
     held = f" AND d.id NOT IN ({', '.join(map(str, part.held))})" if part.held else ""
-    live = f"d.id BETWEEN {a} AND {b} AND d.tld_id = {tld_id} AND d.deleted_at IS NULL{held}"
-    # Each table's own id column is bounded too: PostgreSQL then scans the index ranges
-    # (merge joins) instead of a whole table per statement.
+    live = f"d.tld_id = {tld_id} AND d.deleted_at IS NULL{held}"
+    # The range bounds each joined table's own id column: PostgreSQL then scans index ranges
+    # instead of a whole table per statement. DS rows are few: they drive, and their domains
+    # are looked up (bounding `d` too makes PostgreSQL scan all the range's domains).
     if part.kind == "ns":
         expr = f"d.name || '. {ttl} IN NS ' || h.name || '.'"
         rest = (
             "count(DISTINCT d.id) FROM domains d JOIN domain_hosts dh ON dh.domain_id = d.id "
             f"JOIN hosts h ON h.id = dh.host_id WHERE {live} "
-            f"AND dh.domain_id BETWEEN {a} AND {b}"
+            f"AND d.id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
         )
     elif part.kind == "ds":
         expr = (
@@ -263,8 +264,8 @@ def _part_sql(part: _Part, tld_id: int, ttl: int, sqlite: bool) -> str:
             "0 FROM domains d JOIN hosts h ON h.parent_domain_id = d.id "
             "JOIN domain_hosts dh ON dh.domain_id = d.id AND dh.host_id = h.id "
             "JOIN host_addresses a ON a.host_id = h.id "
-            f"WHERE {live} AND h.deleted_at IS NULL AND h.parent_domain_id BETWEEN {a} AND {b} "
-            f"AND dh.domain_id BETWEEN {a} AND {b}"
+            f"WHERE {live} AND h.deleted_at IS NULL AND d.id BETWEEN {a} AND {b} "
+            f"AND h.parent_domain_id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
         )
     if sqlite:  # a BLOB comes back as bytes, not decoded
         return f"SELECT CAST(group_concat({expr}, char(10)) AS BLOB), count(*), {rest}"
