@@ -6,6 +6,7 @@ first, which resets what Knot serves to that database."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 
 import dns.dnssec
@@ -341,6 +342,43 @@ async def test_exported_zone_passes_kzonecheck_and_named_checkzone(
         conn.execute(update(t.tld_dns).values(serial=serial2))
     _, serial3, _ = zb.write_zone_file(db, "test", tmp_path / "third.zone")
     assert serial3 > serial2
+
+
+async def test_parallel_build_over_small_ranges_writes_the_same_zone(connect, db, tmp_path):
+    """The full build's statements over id ranges of 2, read by 3 connections in parallel,
+    write what one connection reading one range writes: same records, same counts."""
+    client = await registrar(connect)
+    await world(client)
+    for i in range(8):
+        await ok(client, create(f"d{i}.test", "ns.example.org", "ns1.alpha.test"))
+    await ok(client, update_status("d3.test", add="clientHold"))
+    await ok(client, create("gamma.test"))  # no nameservers: no delegation
+    one, many = io.BytesIO(), io.BytesIO()
+    _, _, stats = zb.write_zone(db, "test", one, serial=7, workers=1, range_size=10**9)
+    _, _, stats_many = zb.write_zone(db, "test", many, serial=7, workers=3, range_size=2)
+    assert sorted(many.getvalue().splitlines()) == sorted(one.getvalue().splitlines())
+    assert stats_many == stats
+    assert (stats.delegations, stats.ns, stats.ds, stats.glue) == (9, 17, 1, 2)
+    assert b"d3.test." not in one.getvalue() and b"gamma.test." not in one.getvalue()
+    # An unknown TLD is refused before anything is written.
+    with pytest.raises(zb.ZoneError, match="TLD nosuch does not exist"):
+        zb.write_zone_file(db, "nosuch", tmp_path / "nosuch.zone")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parallel_readers_see_one_snapshot_while_commits_land(db):
+    """The build's connections all see the database as it was when they were opened,
+    though writers commit while they read (the EPP server keeps writing)."""
+    grace = "SELECT add_grace_days FROM tlds WHERE name = 'test'"
+    with db.read() as conn:
+        before = conn.exec_driver_sql(grace).scalar_one()
+    with zb._readers(db, 3) as conns:
+        with db.write() as conn:
+            conn.execute(update(t.tlds).where(t.tlds.c.name == "test").values(add_grace_days=99))
+        seen = [c.exec_driver_sql(grace).scalar_one() for c in conns]
+    assert seen == [before] * 3 != [99] * 3
+    with db.read() as conn:
+        assert conn.exec_driver_sql(grace).scalar_one() == 99
 
 
 # ---------------------------------------------------------------- failures and other targets

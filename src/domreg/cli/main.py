@@ -7,6 +7,7 @@ Argument errors are one line on stderr and exit status 2; refused operator reque
 from __future__ import annotations
 
 import argparse
+import importlib
 import secrets
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,6 @@ from typing import NoReturn
 from domreg import config as config_mod
 from domreg.clock import Clock
 from domreg.flows import registry
-from domreg.store import migrate
 from domreg.store.db import Database
 
 ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -37,6 +37,7 @@ def _db(cfg: config_mod.Config) -> Database:
 
 def cmd_init(args: argparse.Namespace, cfg: config_mod.Config) -> int:
     from domreg import tls
+    from domreg.store import migrate
 
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
     db = _db(cfg)
@@ -81,6 +82,8 @@ def cmd_init(args: argparse.Namespace, cfg: config_mod.Config) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, cfg: config_mod.Config) -> int:
+    from domreg.store import migrate
+
     db = _db(cfg)
     before = migrate.current_revision(db.engine)
     migrate.upgrade(db.engine)
@@ -186,10 +189,34 @@ def cmd_bench_epp(args: argparse.Namespace, cfg: config_mod.Config) -> int:
         return 1
 
 
-def build_parser() -> Parser:
+#: Commands whose whole parser one module adds (its `add_parser(sub)`). When the command
+#: line names one of them, `main` builds only that command's parser, so the process imports
+#: only what the command runs: `domreg zone export` of a large zone is timed from process
+#: start (bench/dns.py), and every other subcommand module would add a few hundred ms.
+ALONE = {"zone": "domreg.cli.zone"}
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (its first word after the global options), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif not word.startswith("--config="):
+            return None  # --help, or an error for the whole parser to report
+    return None
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The parser of every command, or of the one command `only` (a key of ALONE)."""
     p = Parser(prog="domreg", description="domreg: a domain name registry")
     p.add_argument("--config", help="configuration file (default ./domreg.toml)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    if only is not None:
+        importlib.import_module(ALONE[only]).add_parser(sub)
+        return p
 
     init = sub.add_parser("init", help="create the database and TLS material")
     init.add_argument(
@@ -311,9 +338,11 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = command_of(words)
+    parser = build_parser(command if command in ALONE else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
         cfg = config_mod.load(args.config)
         return int(args.fn(args, cfg))
     except UsageError as exc:

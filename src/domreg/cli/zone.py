@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from domreg.clock import Clock
 from domreg.config import Config
@@ -65,6 +65,16 @@ def add_parser(sub: Any) -> None:
     settings.set_defaults(fn=cmd_set)
 
 
+class _Decoding:
+    """The zone's bytes to a text stream (standard output replaced by one)."""
+
+    def __init__(self, text: TextIO) -> None:
+        self.text = text
+
+    def write(self, data: bytes) -> int:
+        return self.text.write(data.decode())
+
+
 def _db(cfg: Config) -> Database:
     return Database(cfg.database_url, pool_size=2)
 
@@ -91,9 +101,12 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
                 file=sys.stderr,
             )
         else:
-            with zb.snapshot(db) as conn:
-                zs = zb.settings(conn, tld)
-                zb.write_zone(conn, zs, zb.next_serial(zs.serial), sys.stdout)
+            sys.stdout.flush()
+            buffer = getattr(sys.stdout, "buffer", None)  # None: a text stream, in-process
+            zb.write_zone(db, tld, buffer or _Decoding(sys.stdout))
+            sys.stdout.flush()
+            if buffer is not None:
+                buffer.flush()
     finally:
         db.close()
     return 0

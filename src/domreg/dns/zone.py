@@ -13,21 +13,26 @@ What a TLD zone holds (the same rules for a full build and for incremental chang
   not published get no address records.
 Names are stored, and written, as lower-case A-labels.
 
-The full build streams: the database renders every record as its master file line (three
-queries: nameservers, DS, glue), read in large pieces (COPY TO STDOUT on PostgreSQL, one
-string per range of domain ids on SQLite) inside one read snapshot and written as they come,
-so memory does not grow with the zone. `node_records` gives the records of chosen owner
+The full build streams: the database renders every record as its master file line, one
+string per kind (nameservers, DS, glue) and range of domain ids; the ranges are read by
+parallel connections that share one snapshot and written in order as they come, so memory
+does not grow with the zone (docs/dns.md). `node_records` gives the records of chosen owner
 names, for the incremental publishers, by the same rules; tests compare the two.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import queue
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, and_, select
@@ -43,6 +48,12 @@ CHUNK = 500
 
 #: (ttl, type, rdata): one record of an owner name.
 Record = tuple[int, str, str]
+
+
+class BytesOut(Protocol):
+    """Where the full build writes (a binary file, standard output's buffer)."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class ZoneError(ValueError):
@@ -189,88 +200,154 @@ def _excluded_ids(conn: Connection, tld_id: int, ids: list[int] | None = None) -
     return {r.id for r in conn.execute(q)}
 
 
-# The full build: the database renders each record as its master file line, and the lines
-# are streamed to the file as they come (COPY TO STDOUT on PostgreSQL; on SQLite one string
-# per range of domain ids). Only integers (ids, TTL) and the constants above are put into
-# these statements.
+# The full build: the database renders each record as its master file line and joins the
+# lines of a range of domain ids into one string (`group_concat` on SQLite, `string_agg` on
+# PostgreSQL), so Python handles a few hundred strings instead of millions of rows. The
+# ranges are read by parallel connections that share one snapshot (`_readers`) and written in
+# order. Only integers (ids, TTL) and the constants above are put into these statements.
+
+#: Domain ids per statement.
+RANGE = 50_000
+#: Connections reading in parallel (threads: sqlite3 and psycopg release the GIL while the
+#: database works); 1 reads on the calling thread.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Ranges read ahead of the writer, per worker (what the build holds in memory).
+AHEAD = 2
 
 
-def _excluded_sql(tld_id: int) -> str:
-    """A condition on `d` (domains): not held or being deleted. The subquery does not depend
-    on `d`, so the database evaluates it once (a small set) instead of once per row."""
-    held = ", ".join(f"'{s}'" for s in EXCLUDING)
-    return (
-        "d.id NOT IN (SELECT e.id FROM domains e JOIN statuses s ON s.roid = e.roid "
-        f"WHERE e.tld_id = {tld_id} AND s.status IN ({held}))"
-    )
+@dataclass(frozen=True)
+class _Part:
+    """One statement of the full build: the `kind` of record over domain ids first..last."""
+
+    kind: str  # "ns", "ds", "glue"
+    first: int
+    last: int
+    held: tuple[int, ...]  # held or deleting domains in the range (`_excluded_ids`)
 
 
-# Each statement below is (the rendered line, the rest of the query); the rest constrains
-# `d`, the delegated domain, whose id ranges split the work on SQLite.
+#: A part, its lines (None when it has none), how many, and how many delegations.
+_Result = tuple[_Part, bytes | None, int, int]
 
 
-def _ns_sql(tld_id: int, ttl: int) -> tuple[str, str]:
-    return (
-        f"d.name || '. {ttl} IN NS ' || h.name || '.'",
-        "FROM domains d JOIN domain_hosts dh ON dh.domain_id = d.id "
-        "JOIN hosts h ON h.id = dh.host_id "
-        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)}",
-    )
+def _part_sql(part: _Part, tld_id: int, ttl: int, sqlite: bool) -> str:
+    """The statement of `part`: one row (the lines as one string, UTF-8 bytes; how many
+    lines; for "ns" how many delegations, else 0)."""
+    a, b = part.first, part.last
+    held = f" AND d.id NOT IN ({', '.join(map(str, part.held))})" if part.held else ""
+    live = f"d.tld_id = {tld_id} AND d.deleted_at IS NULL{held}"
+    # The range bounds each joined table's own id column: PostgreSQL then scans index ranges
+    # instead of a whole table per statement. DS rows are few: they drive, and their domains
+    # are looked up (bounding `d` too makes PostgreSQL scan all the range's domains).
+    if part.kind == "ns":
+        expr = f"d.name || '. {ttl} IN NS ' || h.name || '.'"
+        rest = (
+            "count(DISTINCT d.id) FROM domains d JOIN domain_hosts dh ON dh.domain_id = d.id "
+            f"JOIN hosts h ON h.id = dh.host_id WHERE {live} "
+            f"AND d.id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
+        )
+    elif part.kind == "ds":
+        expr = (
+            f"d.name || '. {ttl} IN DS ' || ds.key_tag || ' ' || ds.alg || ' ' || "
+            "ds.digest_type || ' ' || upper(ds.digest)"
+        )
+        rest = (
+            "0 FROM domains d JOIN domain_ds ds ON ds.domain_id = d.id "
+            f"WHERE {live} AND ds.domain_id BETWEEN {a} AND {b} "
+            "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)"
+        )
+    else:
+        expr = (
+            f"h.name || '. {ttl} IN ' || "
+            "CASE WHEN a.version = 'v6' THEN 'AAAA ' ELSE 'A ' END || a.address"
+        )
+        rest = (
+            "0 FROM domains d JOIN hosts h ON h.parent_domain_id = d.id "
+            "JOIN domain_hosts dh ON dh.domain_id = d.id AND dh.host_id = h.id "
+            "JOIN host_addresses a ON a.host_id = h.id "
+            f"WHERE {live} AND h.deleted_at IS NULL AND d.id BETWEEN {a} AND {b} "
+            f"AND h.parent_domain_id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
+        )
+    if sqlite:  # a BLOB comes back as bytes, not decoded
+        return f"SELECT CAST(group_concat({expr}, char(10)) AS BLOB), count(*), {rest}"
+    return f"SELECT string_agg({expr}, E'\\n'), count(*), {rest}"
 
 
-def _ds_sql(tld_id: int, ttl: int) -> tuple[str, str]:
-    return (
-        f"d.name || '. {ttl} IN DS ' || ds.key_tag || ' ' || ds.alg || ' ' || "
-        "ds.digest_type || ' ' || upper(ds.digest)",
-        "FROM domains d JOIN domain_ds ds ON ds.domain_id = d.id "
-        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)} "
-        "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)",
-    )
+def _run_part(dbapi: Any, sql: str, sqlite: bool) -> tuple[bytes | None, int, int]:
+    if sqlite:
+        text_, lines, delegations = dbapi.execute(sql).fetchone()
+        return text_, lines, delegations
+    from psycopg.types.string import ByteaBinaryLoader
+
+    # Binary results, with text loaded as bytes (a text value in binary format is its UTF-8
+    # bytes): the lines are neither decoded nor encoded again for the file. Not prepared:
+    # every statement is different.
+    with dbapi.cursor(binary=True) as cursor:
+        cursor.adapters.register_loader("text", ByteaBinaryLoader)
+        text_, lines, delegations = cursor.execute(sql, prepare=False).fetchone()
+    return text_, lines, delegations
 
 
-def _glue_sql(tld_id: int, ttl: int) -> tuple[str, str]:
-    return (
-        f"h.name || '. {ttl} IN ' || "
-        "CASE WHEN a.version = 'v6' THEN 'AAAA ' ELSE 'A ' END || a.address",
-        "FROM domains d JOIN hosts h ON h.parent_domain_id = d.id "
-        "JOIN domain_hosts dh ON dh.domain_id = d.id AND dh.host_id = h.id "
-        "JOIN host_addresses a ON a.host_id = h.id "
-        f"WHERE d.tld_id = {tld_id} AND d.deleted_at IS NULL AND h.deleted_at IS NULL "
-        f"AND {_excluded_sql(tld_id)}",
-    )
+@contextmanager
+def _readers(db: Database, count: int) -> Iterator[list[Connection]]:
+    """`count` read-only connections that all see one state of the database.
+
+    PostgreSQL: the first exports its REPEATABLE READ snapshot (`pg_export_snapshot`), the
+    others begin with `SET TRANSACTION SNAPSHOT`. SQLite (WAL) has no exported snapshots: a
+    read transaction sees the last commit before its first read, so the readers make their
+    first read while a write transaction (BEGIN IMMEDIATE) holds the write lock, which no
+    commit can pass, and the lock is released before the build reads on."""
+    with ExitStack() as stack:
+        if db.is_sqlite:
+            with db.write():
+                conns = [stack.enter_context(db.read()) for _ in range(count)]
+                for conn in conns:
+                    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                        "SELECT max(id) FROM domains"
+                    ).fetchone()
+        else:
+            conns = [stack.enter_context(snapshot(db))]
+            if count > 1:
+                snap = conns[0].exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+                if not re.fullmatch(r"[0-9A-Fa-f-]+", snap):
+                    raise RuntimeError(f"unexpected snapshot id {snap!r}")
+                for _ in range(count - 1):
+                    conn = stack.enter_context(snapshot(db))
+                    conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snap}'")
+                    conns.append(conn)
+        yield conns
 
 
-#: Domain ids per statement on SQLite: each returns its lines as one string (group_concat),
-#: so Python handles a few hundred strings instead of millions of rows.
-RANGE = 5000
+def _in_order(
+    parts: list[_Part], run: Callable[[Any, _Part], _Result], dbapis: list[Any]
+) -> Iterator[_Result]:
+    """`run(dbapi, part)` for every part, on as many threads as connections, the results in
+    the order of `parts`, at most AHEAD per connection read ahead of the consumer."""
+    if len(dbapis) == 1:
+        for part in parts:
+            yield run(dbapis[0], part)
+        return
+    free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for dbapi in dbapis:
+        free.put(dbapi)
 
+    def task(part: _Part) -> _Result:
+        dbapi = free.get()
+        try:
+            return run(dbapi, part)
+        finally:
+            free.put(dbapi)
 
-def _lines(conn: Connection, query: tuple[str, str], out: IO[str]) -> int:
-    """Write the lines `query` renders to `out`; returns how many."""
-    expr, rest = query
-    dbapi: Any = conn.connection.dbapi_connection
-    count = 0
-    if conn.dialect.name == "postgresql":
-        with (
-            dbapi.cursor() as cursor,
-            cursor.copy(f"COPY (SELECT {expr} {rest}) TO STDOUT") as copy,
-        ):
-            for block in copy:
-                data = bytes(block)
-                count += data.count(b"\n")
-                out.write(data.decode())
-        return count
-    low, high = dbapi.execute("SELECT min(id), max(id) FROM domains").fetchone()
-    if low is None:
-        return 0
-    sql = f"SELECT group_concat({expr}, char(10)) {rest} AND d.id BETWEEN ? AND ?"
-    for first in range(low, high + 1, RANGE):
-        (text_,) = dbapi.execute(sql, (first, first + RANGE - 1)).fetchone()
-        if text_:
-            count += text_.count("\n") + 1
-            out.write(text_)
-            out.write("\n")
-    return count
+    pool = ThreadPoolExecutor(len(dbapis), thread_name_prefix="zone")
+    try:
+        pending: deque[Future[_Result]] = deque()
+        for part in parts:
+            pending.append(pool.submit(task, part))
+            if len(pending) >= AHEAD * len(dbapis):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -282,20 +359,50 @@ class BuildStats:
     records: int = 0
 
 
-def write_zone(conn: Connection, zs: ZoneSettings, serial: int, out: IO[str]) -> BuildStats:
-    """Write the whole zone of `zs.tld` to `out` in master file format, streaming: the apex,
-    then the NS records of every published delegation, their DS records, and their glue."""
-    stats = BuildStats()
-    out.write(f"; zone {zs.tld}, built by domreg\n$TTL {zs.ttl}\n")
-    for owner, rec in zs.apex_records(serial):
-        out.write(line(owner, rec))
-        stats.records += 1
-    stats.ns = _lines(conn, _ns_sql(zs.tld_id, zs.ttl), out)
-    stats.ds = _lines(conn, _ds_sql(zs.tld_id, zs.ttl), out)
-    stats.glue = _lines(conn, _glue_sql(zs.tld_id, zs.ttl), out)
-    stats.delegations = count_delegations(conn, zs.tld_id)
+def write_zone(
+    db: Database,
+    tld: str,
+    out: BytesOut,
+    serial: int | None = None,
+    workers: int = WORKERS,
+    range_size: int = RANGE,
+) -> tuple[ZoneSettings, int, BuildStats]:
+    """Write the whole zone of `tld` to `out` in master file format, streaming: the apex,
+    then the NS records of every published delegation, their DS records, and their glue,
+    read from one snapshot by `workers` connections, `range_size` domain ids per statement.
+    Returns the settings, the serial written (the next one when `serial` is None) and
+    what was written."""
+    with _readers(db, workers) as conns:
+        conn = conns[0]
+        zs = settings(conn, tld)
+        serial = next_serial(zs.serial) if serial is None else serial
+        held = sorted(_excluded_ids(conn, zs.tld_id))
+        low, high = conn.exec_driver_sql("SELECT min(id), max(id) FROM domains").one()
+        stats = BuildStats()
+        head = [f"; zone {zs.tld}, built by domreg\n$TTL {zs.ttl}\n"]
+        head += [line(owner, rec) for owner, rec in zs.apex_records(serial)]
+        out.write("".join(head).encode())
+        stats.records = len(head) - 1
+        parts = []
+        for kind in ("ns", "ds", "glue"):
+            for first in range(low or 0, (high or -1) + 1, range_size):
+                last = first + range_size - 1
+                inside = held[bisect.bisect_left(held, first) : bisect.bisect_right(held, last)]
+                parts.append(_Part(kind, first, last, tuple(inside)))
+        sqlite = db.is_sqlite
+
+        def run(dbapi: Any, part: _Part) -> _Result:
+            return (part, *_run_part(dbapi, _part_sql(part, zs.tld_id, zs.ttl, sqlite), sqlite))
+
+        dbapis = [c.connection.dbapi_connection for c in conns]
+        for part, text_, lines, delegations in _in_order(parts, run, dbapis):
+            if text_:
+                out.write(text_)
+                out.write(b"\n")
+            setattr(stats, part.kind, getattr(stats, part.kind) + lines)
+            stats.delegations += delegations
     stats.records += stats.ns + stats.ds + stats.glue
-    return stats
+    return zs, serial, stats
 
 
 def write_zone_file(
@@ -305,13 +412,14 @@ def write_zone_file(
     Returns the settings, the serial written and what was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with snapshot(db) as conn:
-        zs = settings(conn, tld)
-        serial = next_serial(zs.serial) if serial is None else serial
-        with tmp.open("w", buffering=1 << 20) as out:
-            stats = write_zone(conn, zs, serial, out)
+    try:
+        with tmp.open("wb", buffering=1 << 20) as out:
+            result = write_zone(db, tld, out, serial)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
-    return zs, serial, stats
+    return result
 
 
 def next_serial(previous: int) -> int:
@@ -431,13 +539,3 @@ def host_names_and_users(conn: Connection, roids: Iterable[str]) -> set[str]:
             if r.domain:
                 found.add(r.domain)
     return found
-
-
-def count_delegations(conn: Connection, tld_id: int) -> int:
-    """Published delegations: live domains with nameservers, not held or being deleted."""
-    sql = (
-        "SELECT count(*) FROM domains d WHERE d.tld_id = "
-        f"{tld_id} AND d.deleted_at IS NULL AND {_excluded_sql(tld_id)} "
-        "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)"
-    )
-    return int(conn.exec_driver_sql(sql).scalar_one())

@@ -11,6 +11,7 @@ keeps the time step of the last code accepted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -33,8 +34,14 @@ SESSION_LIFETIME = timedelta(hours=8)
 #: Sign-in attempts: at most this many failures per address (or per user name) per window.
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
-#: Compared against when the user does not exist, so a miss costs as much as a hit.
-_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so a miss costs as much as a hit.
+    Made on first use, not at import: an argon2 hash costs about 0.4 s of CPU, which every
+    `domreg` command (the CLI imports this module to build its parser) would pay."""
+    return hash_password("not-a-real-password-0")
 
 
 class UserError(RegistryError):
@@ -191,7 +198,7 @@ def sign_in(
         .outerjoin(t.registrars, t.registrars.c.id == t.web_users.c.registrar_id)
         .where(t.web_users.c.username == username)
     ).first()
-    ok = verify_password(row.password_hash if row else _DUMMY_HASH, password)
+    ok = verify_password(row.password_hash if row else _dummy_hash(), password)
     code = code.strip().replace(" ", "")
     ok = ok and code.isdigit() and len(code) == 6
     step = _totp_step(row.totp_secret, code, now) if row is not None and ok else None
