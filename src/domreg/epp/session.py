@@ -4,8 +4,8 @@ One `Session` per connection. `handle(frame)` returns the response bytes and whe
 server must close the connection afterwards. A frame is parsed by `fastpath` when it is a
 plain domain:check or domain:info (the codec's `Frame` without lxml or the XSD), else by
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
-state, the objURIs announced at login, the flow, rendering. Database work runs through `Database.run`,
-one transaction per command, with one `now` from the registry clock. Extension parts of a
+state, the objURIs announced at login, the flow, rendering. Database work runs through
+`Database.run`, one transaction per command, with one `now` from the registry clock. Extension parts of a
 response come from the extension modules (`extensions.respond`): only those the client
 announced at login go into `<extension>`, the others into `<extValue>` (RFC 9038).
 """
