@@ -8,6 +8,10 @@ Order of checks, each with its RFC 5730 result code:
 5. values the schema cannot judge (name syntax: 2005; unsupported options: 2102);
 6. each `<extension>` child is applied by its extension module (epp/extensions/) to the typed
    command: 2002 for an extension that does not extend this command, or given twice.
+
+The session tries `fastpath.parse` first: plain domain:check and domain:info frames matched
+by byte patterns that give this module's `Frame` for them without lxml; everything else,
+every error included, is this module's.
 """
 
 from __future__ import annotations

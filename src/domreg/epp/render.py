@@ -29,7 +29,11 @@ _C = f'xmlns:contact="{ns.CONTACT}"'
 
 
 def esc(value: object) -> str:
-    return _esc(str(value))
+    text = str(value)
+    # Most values (names, ids, transaction ids) hold none of the three: no copies then.
+    if "&" in text or "<" in text or ">" in text:
+        return _esc(text)
+    return text
 
 
 def when(dt: datetime) -> str:
@@ -64,9 +68,13 @@ def response(
     extension: str = "",
 ) -> bytes:
     """A whole `<response>` frame."""
-    vals = "".join(
-        f"<extValue><value>{v.xml}</value><reason>{esc(v.reason)}</reason></extValue>"
-        for v in values
+    vals = (
+        "".join(
+            f"<extValue><value>{v.xml}</value><reason>{esc(v.reason)}</reason></extValue>"
+            for v in values
+        )
+        if values
+        else ""
     )
     cl = f"<clTRID>{esc(cltrid)}</clTRID>" if cltrid else ""
     rd = f"<resData>{res_data}</resData>" if res_data else ""

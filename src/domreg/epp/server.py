@@ -24,6 +24,8 @@ from domreg.model.results import Result
 log = logging.getLogger("domreg.epp")
 
 HEADER = struct.Struct("!I")
+#: A deadline counts as reached this close to it (uvloop's timers have millisecond steps).
+TIMER_SLACK = 0.002
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ class Connection(asyncio.Protocol):
     pauses while more than two maximal frames wait unanswered, and answering waits while the
     transport's write buffer is full, so a client that sends without reading cannot make the
     server buffer without bound. A protocol rather than asyncio streams: streams and a
-    `wait_for` per read cost as much CPU as TLS itself on the fast commands.
+    `wait_for` per read cost as much CPU as TLS itself on the fast commands. For the same
+    reason the idle and frame limits share one timer per connection (`_wait`), not one
+    scheduled and cancelled per frame.
     """
 
     def __init__(self, server: EppServer) -> None:
@@ -128,6 +132,11 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[bool] | None = None  # True: bytes came or the peer went
+        # The waiting deadline, and one timer for it, set again only when it fires early or
+        # is too late (see `_wait`): not one timer per frame.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._drained: asyncio.Future[None] | None = None  # set when the transport can take more
         self._paused_reading = False
         self._paused_writing = False
@@ -189,6 +198,9 @@ class Connection(asyncio.Protocol):
         except Exception:
             log.exception("EPP connection failed")
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if task is not None:
                 self.server._connections.discard(task)
                 self.server._by_task.pop(task, None)
@@ -256,19 +268,36 @@ class Connection(asyncio.Protocol):
                 return None
 
     async def _wait(self, deadline: float) -> bool:
-        """Wait for more bytes (or the end of the connection); False if `deadline` passed."""
+        """Wait for more bytes (or the end of the connection); False if `deadline` passed.
+
+        A timer per wait (scheduled, then cancelled, for nearly every frame) costs more
+        than the rest of the transport's Python per frame. The connection keeps one timer
+        instead: it is scheduled again only when `deadline` comes before it (the first
+        bytes of a frame start the shorter frame limit), and when it fires before the
+        current deadline (the connection was busy, or got frames, in between).
+        """
+        self._deadline = deadline
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._expire)
+            self._timer_at = deadline
         waiter = self._waiter = self.loop.create_future()
-        timer = self.loop.call_at(deadline, self._expire, waiter)
         try:
             return await waiter
         finally:
-            timer.cancel()
             self._waiter = None
 
-    @staticmethod
-    def _expire(waiter: asyncio.Future[bool]) -> None:
-        if not waiter.done():
+    def _expire(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # not waiting: the next wait schedules the timer again
+        if self.loop.time() >= self._deadline - TIMER_SLACK:
             waiter.set_result(False)
+        else:
+            self._timer = self.loop.call_at(self._deadline, self._expire)
+            self._timer_at = self._deadline
 
     async def _drain(self) -> None:
         if self._lost is not None:
