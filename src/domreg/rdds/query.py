@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, exists, literal_column, select
+from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import lifecycle
@@ -51,6 +51,7 @@ class RegistrarData:
     status: str
     created_at: datetime
     updated_at: datetime | None
+    rdap_base_url: str | None = None  # the registrar's own RDAP service (TIG 3.2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ _REGISTRAR_COLUMNS = (
     _R.status,
     _R.created_at,
     _R.updated_at,
+    _R.rdap_base_url,
 )
 _REGISTRAR_BY_ID = Query(select(*_REGISTRAR_COLUMNS).where(_R.id == bindparam("id")))
 _REGISTRAR_BY_IANA = Query(select(*_REGISTRAR_COLUMNS).where(_R.iana_id == bindparam("iana_id")))
@@ -533,19 +535,66 @@ def like_pattern(text: str) -> str:
 
 # ---------------------------------------------------------------- freshness
 
-_PG_SNAPSHOT = Query(select(literal_column("pg_current_snapshot()::text").label("snapshot")))
+NOTHING_RUNNING: frozenset[int] = frozenset()
 
 
-def version(conn: Connection) -> object:
-    """A token of everything committed that `conn`'s reads see: two reads with equal tokens
-    see the same data, so an answer built under one token may be served again while the
-    token is unchanged (and the answer's own time limit, `DomainData.stable_until`, holds).
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A version token of the registration data (see `version`).
+
+    `generation` changes whenever registration data may have changed; `running` holds the
+    transactions (PostgreSQL xids) that were in progress when it was read, any of which may
+    have changed registration data without having committed yet. An answer built under
+    version `v` may be served again under version `w` while `w.generation == v.generation`
+    and every transaction of `v.running` is still running (`v.running <= w.running`)."""
+
+    generation: object
+    running: frozenset[int] = NOTHING_RUNNING
+
+    def covers(self, built: Version) -> bool:
+        """Whether what was read under `built` is still what a read under `self` sees."""
+        return self.generation == built.generation and built.running <= self.running
+
+
+#: PostgreSQL: the sequence the `rdds_version_bump` statement triggers advance (migration
+#: 0009) on every table registration data is read from; then, in a later statement, the
+#: transactions of this database that hold a transaction id (those that wrote, or are
+#: writing, and have not ended).
+PG_GENERATION_SQL = "SELECT last_value FROM rdds_version"
+PG_RUNNING_SQL = (
+    "SELECT array(SELECT backend_xid::text::bigint FROM pg_stat_activity"
+    " WHERE datname = current_database() AND backend_xid IS NOT NULL)"
+)
+PG_VERSION_SQL = PG_GENERATION_SQL + "; " + PG_RUNNING_SQL
+
+
+def pg_version(generation: object, running: list[int] | None) -> Version:
+    return Version(generation, frozenset(running) if running else NOTHING_RUNNING)
+
+
+def version(conn: Connection) -> Version:
+    """A token of the registration data that `conn`'s reads see: an answer built from data
+    read after the token may be served again while a later token `covers` it.
 
     SQLite: `PRAGMA data_version` of the connection (it changes when any other connection
-    commits) and its own `total_changes`, with a serial number of the connection (the values of two connections are not
-    comparable). PostgreSQL: the text of `pg_current_snapshot()` (the next transaction id
-    and those in progress: it changes when any transaction takes an id or commits).
-    Read it first in a transaction: data read after it is at least as new.
+    commits) and its own `total_changes`, with a serial number of the connection (the values
+    of two connections are not comparable); nothing is ever "running" (a read is one
+    snapshot).
+
+    PostgreSQL: the `rdds_version` sequence, which a statement trigger on every table RDDS
+    reads advances (migration 0009), then the transactions of this database in progress
+    that hold a transaction id (`pg_stat_activity.backend_xid`). Unlike the cluster's
+    snapshot (`pg_current_snapshot()`, the token before), it does not change when other
+    tables (query counters, web sessions, history) or other databases of the server are
+    written. A sequence is not transactional: a writer advances it before it commits, so a
+    read made between the two sees the new value and the old rows. That writer holds its
+    transaction id from its first changed row, before its statement's trigger advances the
+    sequence, until its commit is visible (PostgreSQL clears a backend's xid and makes its
+    commit visible in one step); the sequence is read first, in a statement of its own, so
+    a writer that advanced it before that read and has not committed is in `running`, and
+    an answer built then is given up as soon as it ends. `nextval` takes no lock that
+    lasts: concurrent writers do not wait for each other on it.
+    Read it first: data read after it is at least as new.
     """
     if conn.dialect.name == "sqlite":
         record = conn.connection
@@ -554,8 +603,11 @@ def version(conn: Connection) -> object:
             serial = record.info["rdds_serial"] = next(_SERIALS)
         raw: Any = record.dbapi_connection
         # total_changes: the connection's own writes, which data_version does not count.
-        return (serial, raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
-    return _PG_SNAPSHOT.scalar(conn)
+        return Version(
+            (serial, raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+        )
+    generation = conn.exec_driver_sql(PG_GENERATION_SQL).scalar()
+    return pg_version(generation, conn.exec_driver_sql(PG_RUNNING_SQL).scalar())
 
 
 _SERIALS = itertools.count(1)
@@ -567,7 +619,7 @@ class DataVersion:
     SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
     changes whenever any other connection commits, and asking costs no transaction (a
     microsecond or two). PostgreSQL: `version` in a read (`current`), or from async code
-    (`acurrent`) the snapshot read on an async connection of its own, where concurrent
+    (`acurrent`) the same two reads on an async connection of its own, where concurrent
     callers share reads: each caller gets the result of a read that started after it asked
     (so it sees every commit made before it asked), with at most one read running and one
     waiting to start.
@@ -576,21 +628,21 @@ class DataVersion:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._raw: sqlite3.Connection | None = None
-        self._queued: asyncio.Future[object] | None = None
-        self._running: asyncio.Future[object] | None = None
+        self._queued: asyncio.Future[Version] | None = None
+        self._running: asyncio.Future[Version] | None = None
         self._reader: asyncio.Future[None] | None = None
         self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
-    def current(self) -> object:
+    def current(self) -> Version:
         if self._raw is not None:
-            return ("sqlite", self._raw.execute("PRAGMA data_version").fetchone()[0])
+            return Version(("sqlite", self._raw.execute("PRAGMA data_version").fetchone()[0]))
         with self.db.read() as conn:
             return version(conn)
 
-    async def acurrent(self) -> object:
+    async def acurrent(self) -> Version:
         if self._raw is not None or self.db.is_sqlite:
             return self.current()
         if self._queued is None:
@@ -598,7 +650,7 @@ class DataVersion:
             self._reader = asyncio.ensure_future(self._read(self._queued))
         return await asyncio.shield(self._queued)
 
-    async def _read(self, fut: asyncio.Future[object]) -> None:
+    async def _read(self, fut: asyncio.Future[Version]) -> None:
         while self._running is not None:  # one read at a time: wait for the one running
             await asyncio.wait([self._running])
         self._queued = None  # callers from now on need a read that starts after them
@@ -610,9 +662,10 @@ class DataVersion:
         finally:
             self._running = None
 
-    async def _pg_snapshot(self) -> object:
-        """`pg_current_snapshot()` on an async connection of its own, on the event loop (no
-        thread hand-off); reconnects after an error."""
+    async def _pg_snapshot(self) -> Version:
+        """`version` on an async connection of its own, on the event loop (no thread
+        hand-off): the sequence and the snapshot in one round trip, two statements (the
+        snapshot taken after the sequence is read); reconnects after an error."""
         import psycopg
 
         try:
@@ -621,9 +674,10 @@ class DataVersion:
                 self._aconn = await psycopg.AsyncConnection.connect(
                     url.render_as_string(hide_password=False), autocommit=True
                 )
-            cur = await self._aconn.execute("SELECT pg_current_snapshot()::text")
-            row = await cur.fetchone()
-            return row[0] if row else None
+            cur = await self._aconn.execute(PG_VERSION_SQL)
+            generation = (await cur.fetchone())[0]
+            cur.nextset()
+            return pg_version(generation, (await cur.fetchone())[0])
         except psycopg.Error:
             if self._aconn is not None:
                 await self._aconn.close()

@@ -190,7 +190,7 @@ class WhoisServer:
             self._stamp = (second, render.stamp(second).encode())
         return self._stamp[1]
 
-    def _build(self, text: str, now: datetime, stamp: bytes, token: object) -> bytes:
+    def _build(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> bytes:
         with self.db.read() as conn:
             reply, valid_until = answer(conn, text, now)
         body = reply.encode("utf-8")
