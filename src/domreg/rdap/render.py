@@ -179,7 +179,9 @@ def nameserver(h: HostData, links: Links, full: bool = True) -> dict[str, Any]:
 
 def domain(d: DomainData, viewer: Viewer, links: Links) -> dict[str, Any]:
     """A domain object (RFC 9083 section 5.3; Profile section 2); contacts redacted for
-    viewers who do not sponsor the domain (RFC 9537, Profile 2.7)."""
+    viewers who do not sponsor the domain (RFC 9537, Profile 2.7); a "related" link to the
+    sponsoring registrar's RDAP answer for the domain when its RDAP base URL is known (TIG
+    3.2)."""
     obj: dict[str, Any] = {"objectClassName": "domain", "handle": d.roid}
     _names(obj, d.name)
     obj["status"] = statuses(d.statuses)
@@ -208,7 +210,17 @@ def domain(d: DomainData, viewer: Viewer, links: Links) -> dict[str, Any]:
             for ds in d.ds
         ]
     obj["secureDNS"] = secure
-    obj["links"] = [links.self_link("domain/" + d.name)]
+    domain_links = [links.self_link("domain/" + d.name)]
+    if d.registrar.rdap_base_url:  # TIG 3.2: the registrar's own answer for this domain
+        domain_links.append(
+            {
+                "value": links.value,
+                "rel": "related",
+                "href": d.registrar.rdap_base_url + "domain/" + d.name,
+                "type": MEDIA_TYPE,
+            }
+        )
+    obj["links"] = domain_links
     if redacted:
         obj["redacted"] = redacted
     return obj
