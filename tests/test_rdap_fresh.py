@@ -132,3 +132,31 @@ def test_a_writer_in_progress_is_in_the_version_until_it_ends(db: Database) -> N
     with db.read() as reader:
         after = query.version(reader)
     assert not after.covers(during)
+
+
+async def test_the_shared_version_reader_sees_a_writer_until_it_ends(db: Database) -> None:
+    """`DataVersion.acurrent`, which RDAP and WHOIS ask before every answer, reads less when
+    nothing changed; it still follows a writer from before its commit to after it."""
+    rdds_data.populate(db)
+    versions = query.DataVersion(db)
+    try:
+        quiet = await versions.acurrent()
+        assert (await versions.acurrent()).covers(quiet)
+        writing = db.write()
+        conn = writing.__enter__()
+        try:
+            _add_address(conn, "ns1.dns.net", "192.0.2.95")
+            during = await versions.acurrent()
+            # SQLite's version changes at the commit; PostgreSQL's before it (the sequence),
+            # with the writer then running.
+            assert during.covers(quiet) is db.is_sqlite
+            assert (await versions.acurrent()).covers(during)
+        except BaseException as exc:
+            writing.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        writing.__exit__(None, None, None)
+        after = await versions.acurrent()
+        assert not after.covers(during)
+        assert (await versions.acurrent()).covers(after)
+    finally:
+        await versions.aclose()

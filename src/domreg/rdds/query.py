@@ -565,7 +565,6 @@ PG_RUNNING_SQL = (
     "SELECT array(SELECT backend_xid::text::bigint FROM pg_stat_activity"
     " WHERE datname = current_database() AND backend_xid IS NOT NULL)"
 )
-PG_VERSION_SQL = PG_GENERATION_SQL + "; " + PG_RUNNING_SQL
 
 
 def pg_version(generation: object, running: list[int] | None) -> Version:
@@ -619,7 +618,8 @@ class DataVersion:
     SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
     changes whenever any other connection commits, and asking costs no transaction (a
     microsecond or two). PostgreSQL: `version` in a read (`current`), or from async code
-    (`acurrent`) the same two reads on an async connection of its own, where concurrent
+    (`acurrent`) the same on an async connection of its own (usually one statement: see
+    `_pg_snapshot`), where concurrent
     callers share reads: each caller gets the result of a read that started after it asked
     (so it sees every commit made before it asked), with at most one read running and one
     waiting to start.
@@ -632,6 +632,7 @@ class DataVersion:
         self._running: asyncio.Future[Version] | None = None
         self._reader: asyncio.Future[None] | None = None
         self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
+        self._last: Version | None = None  # PostgreSQL: the last version read on it
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -664,21 +665,33 @@ class DataVersion:
 
     async def _pg_snapshot(self) -> Version:
         """`version` on an async connection of its own, on the event loop (no thread
-        hand-off): the sequence and the snapshot in one round trip, two statements (the
-        snapshot taken after the sequence is read); reconnects after an error."""
+        hand-off); reconnects after an error.
+
+        Usually one prepared statement, the sequence alone: when it is unchanged since the
+        previous read and nothing was running then, nothing that advanced it can be running
+        now (a writer advances it before it commits, so one still running now advanced it
+        before the previous read of the sequence, and held its transaction id when the
+        running transactions were read after that). Otherwise the running transactions are
+        read too, in a second statement."""
         import psycopg
 
         try:
             if self._aconn is None or self._aconn.closed:
                 url = self.db.engine.url.set(drivername="postgresql")
+                self._last = None
                 self._aconn = await psycopg.AsyncConnection.connect(
                     url.render_as_string(hide_password=False), autocommit=True
                 )
-            cur = await self._aconn.execute(PG_VERSION_SQL)
+            cur = await self._aconn.execute(PG_GENERATION_SQL, prepare=True)
             generation = (await cur.fetchone())[0]
-            cur.nextset()
-            return pg_version(generation, (await cur.fetchone())[0])
+            last = self._last
+            if last is not None and last.generation == generation and not last.running:
+                return last
+            cur = await self._aconn.execute(PG_RUNNING_SQL, prepare=True)
+            self._last = pg_version(generation, (await cur.fetchone())[0])
+            return self._last
         except psycopg.Error:
+            self._last = None
             if self._aconn is not None:
                 await self._aconn.close()
             self._aconn = None
