@@ -13,6 +13,7 @@ Searches take SQL LIKE patterns built by `like_pattern` from RDAP's partial-matc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 from dataclasses import dataclass, field
@@ -618,21 +619,31 @@ class DataVersion:
     SQLite: a connection of its own, kept open, that never writes: `PRAGMA data_version` on it
     changes whenever any other connection commits, and asking costs no transaction (a
     microsecond or two). PostgreSQL: `version` in a read (`current`), or from async code
-    (`acurrent`) the same on an async connection of its own (usually one statement: see
-    `_pg_snapshot`), where concurrent
-    callers share reads: each caller gets the result of a read that started after it asked
-    (so it sees every commit made before it asked), with at most one read running and one
-    waiting to start.
+    (`request`, `acurrent`) the same on a connection of its own driven from the event loop,
+    where concurrent callers share reads: each caller gets the result of a read that started
+    after it asked (so it sees every commit made before it asked), with at most one read
+    running and the callers who asked since waiting for the next.
+
+    A read is usually one prepared statement, the sequence alone, sent and read with
+    libpq's non-blocking calls (psycopg's `pq` layer: about 17 us of CPU, against 55 us
+    for psycopg's async `execute` and 115 us with a task and a future per read): when the
+    sequence is unchanged since the previous read and nothing was running then, nothing
+    that advanced it can be running now (a writer advances it before it commits, so one
+    still running now advanced it before the previous read of the sequence, and held its
+    transaction id when the running transactions were read after that). Otherwise the
+    running transactions are read too, in a second statement.
     """
+
+    _GENERATION = b"rdds_generation"  # the prepared statement's name
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._raw: sqlite3.Connection | None = None
-        self._queued: asyncio.Future[Version] | None = None
-        self._running: asyncio.Future[Version] | None = None
-        self._reader: asyncio.Future[None] | None = None
+        self._queued: asyncio.Future[Version] | None = None  # for callers since the last send
+        self._pending: asyncio.Future[Version] | None = None  # the read under way
         self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
         self._last: Version | None = None  # PostgreSQL: the last version read on it
+        self._task: asyncio.Future[None] | None = None  # connecting, or the running read
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -646,56 +657,107 @@ class DataVersion:
     async def acurrent(self) -> Version:
         if self._raw is not None or self.db.is_sqlite:
             return self.current()
-        if self._queued is None:
-            self._queued = asyncio.get_running_loop().create_future()
-            self._reader = asyncio.ensure_future(self._read(self._queued))
-        return await asyncio.shield(self._queued)
+        return await asyncio.shield(self.request())
 
-    async def _read(self, fut: asyncio.Future[Version]) -> None:
-        while self._running is not None:  # one read at a time: wait for the one running
-            await asyncio.wait([self._running])
-        self._queued = None  # callers from now on need a read that starts after them
-        self._running = asyncio.ensure_future(self._pg_snapshot())
+    def request(self) -> asyncio.Future[Version]:
+        """PostgreSQL: a future of the version as read by a read that starts after this call
+        (shared with the other callers until that read is sent; do not cancel it)."""
+        fut = self._queued
+        if fut is None:
+            fut = self._queued = asyncio.get_running_loop().create_future()
+            if self._pending is None and self._task is None:
+                self._send()
+        return fut
+
+    def _send(self) -> None:
+        """Start a read for the callers queued so far (nothing is running)."""
+        self._pending, self._queued = self._queued, None
+        conn = self._aconn
+        if conn is None or conn.closed:
+            self._task = asyncio.ensure_future(self._slow())
+            return
+        pgconn = conn.pgconn
         try:
-            fut.set_result(await self._running)
-        except BaseException as exc:
-            fut.set_exception(exc)
-        finally:
-            self._running = None
+            pgconn.send_query_prepared(self._GENERATION, None)
+            if pgconn.flush() != 0:  # the statement did not go out whole (never, so small)
+                raise OSError("could not send the version query")
+            asyncio.get_running_loop().add_reader(pgconn.socket, self._readable)
+        except Exception as exc:
+            self._fail(exc)
 
-    async def _pg_snapshot(self) -> Version:
-        """`version` on an async connection of its own, on the event loop (no thread
-        hand-off); reconnects after an error.
+    def _readable(self) -> None:
+        pgconn = self._aconn.pgconn
+        try:
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                return
+            asyncio.get_running_loop().remove_reader(pgconn.socket)
+            result = pgconn.get_result()
+            while pgconn.get_result() is not None:  # the end of the statement's results
+                pass
+            from psycopg import pq
 
-        Usually one prepared statement, the sequence alone: when it is unchanged since the
-        previous read and nothing was running then, nothing that advanced it can be running
-        now (a writer advances it before it commits, so one still running now advanced it
-        before the previous read of the sequence, and held its transaction id when the
-        running transactions were read after that). Otherwise the running transactions are
-        read too, in a second statement."""
+            if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+                message = result.error_message.decode(errors="replace") if result else "none"
+                raise OSError(f"the version query failed: {message}")
+            generation = int(result.get_value(0, 0))
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(pgconn.socket)
+            self._fail(exc)
+            return
+        last = self._last
+        if last is not None and last.generation == generation and not last.running:
+            self._done(last)
+        else:
+            self._task = asyncio.ensure_future(self._slow(generation))
+
+    async def _slow(self, generation: int | None = None) -> None:
+        """Connect if needed, and read what the prepared statement alone cannot tell."""
         import psycopg
 
         try:
             if self._aconn is None or self._aconn.closed:
-                url = self.db.engine.url.set(drivername="postgresql")
                 self._last = None
+                url = self.db.engine.url.set(drivername="postgresql")
                 self._aconn = await psycopg.AsyncConnection.connect(
                     url.render_as_string(hide_password=False), autocommit=True
                 )
-            cur = await self._aconn.execute(PG_GENERATION_SQL, prepare=True)
-            generation = (await cur.fetchone())[0]
-            last = self._last
-            if last is not None and last.generation == generation and not last.running:
-                return last
-            cur = await self._aconn.execute(PG_RUNNING_SQL, prepare=True)
+                await self._aconn.execute(
+                    f"PREPARE {self._GENERATION.decode()} AS {PG_GENERATION_SQL}"
+                )
+            if generation is None:
+                cur = await self._aconn.execute(PG_GENERATION_SQL)
+                generation = int((await cur.fetchone())[0])
+            cur = await self._aconn.execute(PG_RUNNING_SQL)
             self._last = pg_version(generation, (await cur.fetchone())[0])
-            return self._last
-        except psycopg.Error:
-            self._last = None
-            if self._aconn is not None:
-                await self._aconn.close()
-            self._aconn = None
-            raise
+        except Exception as exc:
+            self._task = None
+            self._fail(exc)
+            return
+        self._task = None
+        self._done(self._last)
+
+    def _done(self, value: Version) -> None:
+        fut, self._pending = self._pending, None
+        if fut is not None and not fut.done():
+            fut.set_result(value)
+        if self._queued is not None:
+            self._send()
+
+    def _fail(self, exc: BaseException) -> None:
+        """The read failed: its callers get the error; the connection is dropped (the next
+        read reconnects)."""
+        self._last = None
+        conn, self._aconn = self._aconn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()
+        fut, self._pending = self._pending, None
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+        if self._queued is not None:
+            self._send()
 
     def close(self) -> None:
         if self._raw is not None:
@@ -704,6 +766,15 @@ class DataVersion:
 
     async def aclose(self) -> None:
         self.close()
-        if self._aconn is not None:
-            await self._aconn.close()
-            self._aconn = None
+        for fut in (self._pending, self._queued):
+            if fut is not None and not fut.done():
+                fut.cancel()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+        conn, self._aconn = self._aconn, None
+        if conn is not None:
+            if self._pending is not None:
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_reader(conn.pgconn.socket)
+            await conn.close()
