@@ -247,7 +247,7 @@ class RdapApp:
             return api.domain_answer(conn, rest, viewer, now, links)
         if kind == "nameserver":
             return api.lookup_nameserver(conn, rest, now=now, links=links), None
-        return api.lookup_entity(conn, rest, now=now, links=links), None
+        return api.lookup_entity(conn, rest, viewer, now=now, links=links), None
 
     def _other(
         self, kind: str, rest: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime

@@ -355,6 +355,27 @@ _DOMAIN_CONTACTS = Query(
     .where(t.domain_contacts.c.domain_id == bindparam("domain_id"))
     .order_by(t.domain_contacts.c.type, _C.handle)
 )
+_CONTACT_BY_ROID = Query(
+    select(*_CONTACT_COLUMNS)
+    .select_from(_CONTACT_POSTAL)
+    .where(_C.roid == bindparam("roid"), _C.deleted_at.is_(None))
+)
+_CONTACT_BY_HANDLE = Query(
+    select(*_CONTACT_COLUMNS)
+    .select_from(_CONTACT_POSTAL)
+    .where(_C.handle == bindparam("handle"), _C.deleted_at.is_(None))
+)
+_CONTACT_ROLES = Query(
+    select(t.domain_contacts.c.type)
+    .select_from(t.domain_contacts.join(t.domains, _D.id == t.domain_contacts.c.domain_id))
+    .where(t.domain_contacts.c.contact_id == bindparam("id"), _D.deleted_at.is_(None))
+    .distinct()
+)
+_REGISTRANT_OF = Query(
+    select(_D.id).where(_D.registrant_id == bindparam("id"), _D.deleted_at.is_(None)).limit(1)
+)
+#: The order of a contact's roles.
+ROLE_ORDER = ("registrant", "admin", "tech", "billing")
 #: Live domains by name pattern; by name of one of their nameservers; by a nameserver address.
 _DOMAINS_BY_NAME = Query(
     select(*_DOMAIN_COLUMNS)
@@ -445,6 +466,20 @@ def _contacts(rows: list[Any], role_first: bool) -> list[tuple[str, ContactData]
         )
         result.append((role, contact))
     return result
+
+
+def contact(conn: Connection, handle: str) -> tuple[ContactData, list[str]] | None:
+    """The live contact whose handle (as RDAP publishes it: its ROID) or EPP contact id is
+    `handle`, and the roles it has on live domains (registrant, admin, tech, billing; in
+    that order)."""
+    rows = _CONTACT_BY_ROID.all(conn, roid=handle) or _CONTACT_BY_HANDLE.all(conn, handle=handle)
+    if not rows:
+        return None
+    contact_id = rows[0].id
+    roles = {r.type for r in _CONTACT_ROLES.all(conn, id=contact_id)}
+    if _REGISTRANT_OF.first(conn, id=contact_id) is not None:
+        roles.add("registrant")
+    return _contacts(rows, role_first=False)[0][1], [r for r in ROLE_ORDER if r in roles]
 
 
 def _disclosed(stored: str | None) -> frozenset[str]:
