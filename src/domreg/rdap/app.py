@@ -1,6 +1,7 @@
 """RDAP over HTTP (RFC 7480): a plain ASGI application mounted at /rdap/ on the HTTP port.
 
-Paths (RFC 9082): `help`, `domain/<name>`, `nameserver/<name>`, `entity/<handle>`,
+Paths (RFC 9082): `help`, `domain/<name>`, `nameserver/<name>`, `entity/<handle>` (a
+registrar, or a contact redacted for the viewer as in domain answers),
 `domains?...`, `nameservers?...`, `entities?...`; GET and HEAD (TIG 1.8), OPTIONS for CORS
 preflight. Every answer is `application/rdap+json` with `Access-Control-Allow-Origin: *`;
 errors are RDAP error objects (400 bad input, 401 bad credentials, 404 no such object, 405

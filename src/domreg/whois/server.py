@@ -11,6 +11,12 @@ no line within `whois_timeout` seconds is told so and disconnected, and each cli
 Every answered query (an object or "No match") counts once in `domreg.metrics` (service
 "whois", name "port43": ICANN's whois-43-queries); refusals (rate limit, timeout, too long,
 not text, empty) do not.
+
+Answers come from the worker's `AnswerCache` while the version of the registration data
+covers theirs. SQLite: the version and a miss are read on the event loop. PostgreSQL: the
+query asks for the version (`DataVersion.request`, one read shared by the queries in
+flight) and is answered from its callback when the cache has the answer (no task per
+query); a miss is read in the database's thread pool.
 """
 
 from __future__ import annotations
