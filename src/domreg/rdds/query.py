@@ -677,7 +677,7 @@ class DataVersion:
         self._queued: asyncio.Future[Version] | None = None  # for callers since the last send
         self._pending: asyncio.Future[Version] | None = None  # the read under way
         self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
-        self._last: Version | None = None  # PostgreSQL: the last version read on it
+        self._last: Version | None = None  # the last version read
         self._task: asyncio.Future[None] | None = None  # connecting, or the running read
         path = db.engine.url.database if db.is_sqlite else None
         if path and path != ":memory:" and not path.startswith("file:"):
@@ -685,7 +685,11 @@ class DataVersion:
 
     def current(self) -> Version:
         if self._raw is not None:
-            return Version(("sqlite", self._raw.execute("PRAGMA data_version").fetchone()[0]))
+            data_version = self._raw.execute("PRAGMA data_version").fetchone()[0]
+            last = self._last
+            if last is None or last.generation != ("sqlite", data_version):
+                last = self._last = Version(("sqlite", data_version))
+            return last
         with self.db.read() as conn:
             return version(conn)
 
