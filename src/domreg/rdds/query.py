@@ -8,6 +8,9 @@ what to publish (`rdds/policy.py`) and how (rdap/, whois/). Every statement is a
 
 Searches take SQL LIKE patterns built by `like_pattern` from RDAP's partial-match syntax
 (one `*`), and page with keysets (`after`: the last name of the previous page).
+
+`version` and `DataVersion` give the version token of the registration data under which
+answers are cached (`rdds/cache.py`).
 """
 
 from __future__ import annotations
