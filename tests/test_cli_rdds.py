@@ -51,6 +51,20 @@ def test_registrar_rdds_sets_published_data(
     assert row.url is None and row.whois_server == "whois.z.example"
 
 
+def test_registrar_rdds_sets_the_rdap_base_url(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["registrar", "rdds", "ClientZ", "--rdap-base-url", "https://rdap.z.example/v1"])
+    assert code == 0, capsys.readouterr().err
+    with configured.read() as conn:
+        row = conn.execute(select(t.registrars).where(t.registrars.c.clid == "ClientZ")).one()
+    assert row.rdap_base_url == "https://rdap.z.example/v1/"  # kept ending in "/"
+    assert main(["registrar", "rdds", "ClientZ", "--rdap-base-url", ""]) == 0
+    with configured.read() as conn:
+        row = conn.execute(select(t.registrars).where(t.registrars.c.clid == "ClientZ")).one()
+    assert row.rdap_base_url is None
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -65,6 +79,8 @@ def test_registrar_rdds_sets_published_data(
             "three lines",
         ),
         (["ClientZ", "--whois-server", "not a host"], "host name"),
+        (["ClientZ", "--rdap-base-url", "http://rdap.z.example/"], "https URL"),
+        (["ClientZ", "--rdap-base-url", "https://rdap.z.example/?q=1"], "https URL"),
     ],
 )
 def test_registrar_rdds_refuses_bad_values(

@@ -8,9 +8,13 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import select
 
+from domreg import metrics
 from domreg.clock import Clock
 from domreg.flows import domain, host
+from domreg.rdds import query
+from domreg.store import schema as t
 from domreg.store.db import Database
 from tests import rdds_data
 from tests.test_rdap import client_for
@@ -61,3 +65,98 @@ async def test_flow_deletes_are_in_the_next_answer(http: httpx.AsyncClient, db: 
         db, y, Clock().now(), host.create, host.HostCreate("ns3.dns.net", (("192.0.2.3", "v4"),))
     )
     assert (await http.get("/rdap/nameserver/ns3.dns.net")).status_code == 200
+
+
+def _add_address(conn: Any, host_name: str, address: str) -> None:
+    host_id = conn.execute(select(t.hosts.c.id).where(t.hosts.c.name == host_name)).scalar_one()
+    conn.execute(t.host_addresses.insert().values(host_id=host_id, address=address, version="v4"))
+
+
+async def test_an_answer_read_while_a_write_is_uncommitted_is_not_served_after_it_commits(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    """A writer changes the version before it commits (PostgreSQL's sequence is not
+    transactional): an answer built in between, from the old rows, must not outlive the
+    commit."""
+    await http.get("/rdap/domain/exam1.test")
+    writing = db.write()
+    conn = writing.__enter__()
+    try:
+        _add_address(conn, "ns2.dns.net", "192.0.2.98")
+        during = (await http.get("/rdap/domain/exam1.test")).json()
+        assert "192.0.2.98" not in during["nameservers"][0]["ipAddresses"]["v4"]
+        again = (await http.get("/rdap/domain/exam1.test")).json()  # from the cache
+        assert again["nameservers"] == during["nameservers"]
+    except BaseException as exc:
+        writing.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    writing.__exit__(None, None, None)
+    after = (await http.get("/rdap/domain/exam1.test")).json()
+    assert "192.0.2.98" in after["nameservers"][0]["ipAddresses"]["v4"]
+
+
+def test_the_version_changes_with_registration_data_only(db: Database) -> None:
+    """PostgreSQL: writes to tables RDAP and WHOIS do not read (the query counters) leave the
+    version as it was, so cached answers stay; SQLite's version is the whole file's."""
+    rdds_data.populate(db)
+    with db.read() as conn:
+        first = query.version(conn)
+    metrics.count(metrics.RDAP, "domain")
+    metrics.flush(db)
+    with db.read() as conn:
+        unrelated = query.version(conn)
+    assert unrelated.covers(first) is (not db.is_sqlite)
+    with db.write() as conn:
+        _add_address(conn, "ns1.dns.net", "192.0.2.97")
+    with db.read() as conn:
+        changed = query.version(conn)
+    assert not changed.covers(first)
+    assert not changed.covers(unrelated)
+
+
+def test_a_writer_in_progress_is_in_the_version_until_it_ends(db: Database) -> None:
+    rdds_data.populate(db)
+    writing = db.write()
+    conn = writing.__enter__()
+    try:
+        _add_address(conn, "ns1.dns.net", "192.0.2.96")
+        with db.read() as reader:
+            during = query.version(reader)
+        with db.read() as reader:
+            still = query.version(reader)
+        assert still.covers(during)
+    except BaseException as exc:
+        writing.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    writing.__exit__(None, None, None)
+    with db.read() as reader:
+        after = query.version(reader)
+    assert not after.covers(during)
+
+
+async def test_the_shared_version_reader_sees_a_writer_until_it_ends(db: Database) -> None:
+    """`DataVersion.acurrent`, which RDAP and WHOIS ask before every answer, reads less when
+    nothing changed; it still follows a writer from before its commit to after it."""
+    rdds_data.populate(db)
+    versions = query.DataVersion(db)
+    try:
+        quiet = await versions.acurrent()
+        assert (await versions.acurrent()).covers(quiet)
+        writing = db.write()
+        conn = writing.__enter__()
+        try:
+            _add_address(conn, "ns1.dns.net", "192.0.2.95")
+            during = await versions.acurrent()
+            # SQLite's version changes at the commit; PostgreSQL's before it (the sequence),
+            # with the writer then running.
+            assert during.covers(quiet) is db.is_sqlite
+            assert (await versions.acurrent()).covers(during)
+        except BaseException as exc:
+            writing.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        writing.__exit__(None, None, None)
+        after = await versions.acurrent()
+        assert not after.covers(during)
+        assert (await versions.acurrent()).covers(after)
+    finally:
+        await versions.aclose()

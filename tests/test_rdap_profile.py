@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from domreg.flows import domain, lifecycle
+from domreg.flows import domain, lifecycle, registrar_data
 from domreg.model import statuses as st
 from domreg.rdap import render
 from domreg.store import schema as t
@@ -383,3 +383,34 @@ async def test_rst_case(http: httpx.AsyncClient, case: str) -> None:
             if e["eventAction"] != "last update of RDAP database"
         ]
     assert again == body
+
+
+async def test_tig_3_2_domain_links_to_the_registrars_rdap_answer(
+    http: httpx.AsyncClient, data_db: Database
+) -> None:
+    """TIG 3.2: when the registrar's RDAP URL is known, the domain answer's topmost object
+    has a links object with rel "related", the registrar's RDAP URL of the domain as href
+    and the lookup path as value; without one, no such link."""
+    before = await get(http, "/rdap/domain/example.test")
+    assert not [x for x in before["links"] if x["rel"] == "related"]
+    with data_db.write() as conn:
+        registrar_data.set_rdds_data(
+            conn, datetime(2026, 1, 1), "ClientX", rdap_base_url="https://rdap.clientx.example"
+        )
+    try:
+        answer = await get(http, "/rdap/domain/example.test")
+        related = one(answer["links"], rel="related")
+        assert related == {
+            "value": "http://rdap.test/rdap/domain/example.test",
+            "rel": "related",
+            "href": "https://rdap.clientx.example/domain/example.test",
+            "type": "application/rdap+json",
+        }
+        # Only domains of that registrar link to it.
+        other = await get(http, "/rdap/domain/exam1.test")
+        assert not [x for x in other["links"] if x["rel"] == "related"]
+    finally:
+        with data_db.write() as conn:
+            registrar_data.set_rdds_data(conn, datetime(2026, 1, 1), "ClientX", rdap_base_url="")
+    after = await get(http, "/rdap/domain/example.test")
+    assert not [x for x in after["links"] if x["rel"] == "related"]

@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from domreg.rdap.app import RdapApp
 from domreg.store.db import Database
-from tests import rdds_data, support
+from tests import rdap_schema, rdds_data, support
 from tests.test_rdap import assert_error, client_for
 
 pytestmark = pytest.mark.xdist_group("rdds")
@@ -192,3 +192,72 @@ async def test_what_a_contact_discloses_is_published(http: httpx.AsyncClient) ->
         "Registrant City",
         "Registrant Postal Code",
     }
+
+
+SECRETS = ("Jane", "Example Org", "Main Street", "Dulles", "20166", "7035555555", "jane@")
+
+
+async def _contact(
+    http: httpx.AsyncClient, handle: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    r = await http.get(f"/rdap/entity/{handle}", headers=headers)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    rdap_schema.validate("entity", body)
+    return body
+
+
+async def test_contact_lookup_is_redacted_for_anonymous_clients(http: httpx.AsyncClient) -> None:
+    r = await http.get("/rdap/entity/reg-1")
+    assert "public" in r.headers["cache-control"]
+    for secret in SECRETS:
+        assert secret not in r.text
+    e = await _contact(http, "reg-1")
+    assert e["objectClassName"] == "entity" and e["roles"] == ["registrant"]
+    assert "handle" not in e
+    assert [ev["eventAction"] for ev in e["events"]] == ["last update of RDAP database"]
+    c = card(e)
+    assert c["fn"][3] == "" and c["adr"][3] == ["", "", "", "", "VA", "", ""]
+    names = {x["name"]["type"]: x["method"] for x in e["redacted"]}
+    assert names == {
+        k: ("removal" if v == "replacementValue" else v)  # no registrar site to point to
+        for k, v in REGISTRANT_REDACTIONS.items()
+        if k.startswith("Registrant") or k == "Registry Registrant ID"
+    }
+    for x in e["redacted"]:
+        assert (x.get("prePath") or x.get("postPath")).startswith("$.")
+        assert "entities" not in (x.get("prePath") or x.get("postPath"))
+    assert e["links"][0]["href"].endswith("/rdap/entity/reg-1")
+    # A contact that is only an administrative and technical contact: no address at all.
+    tech = await _contact(http, "tech-1")
+    assert tech["roles"] == ["administrative", "technical"]
+    assert "adr" not in card(tech) and card(tech)["fn"][3] == ""
+    assert "tom@" not in str(tech)
+
+
+async def test_contact_lookup_in_full_for_its_sponsor_only(http: httpx.AsyncClient) -> None:
+    sponsor = basic("ClientX", support.PASSWORDS["ClientX"])
+    full = await _contact(http, "reg-1", sponsor)
+    assert "redacted" not in full
+    assert full["handle"].endswith("-CONT")
+    c = card(full)
+    assert c["fn"][3] == "Jane Registrant" and c["email"][3] == "jane@example.org"
+    assert c["tel-voice"][3] == "tel:+1.7035555555;ext=12"
+    assert full["events"][0]["eventAction"] == "registration"
+    # The handle domain answers give the sponsor (the ROID) finds the same contact.
+    by_roid = await _contact(http, full["handle"], sponsor)
+    assert card(by_roid) == c
+    # Another registrar, and the anonymous client after the sponsor, get the redacted view.
+    other = await _contact(http, full["handle"], basic("ClientY", support.PASSWORDS["ClientY"]))
+    assert "redacted" in other and card(other)["fn"][3] == ""
+    anonymous = await _contact(http, full["handle"])
+    assert "redacted" in anonymous and "handle" not in anonymous
+
+
+async def test_contact_lookup_head_and_not_found(http: httpx.AsyncClient) -> None:
+    head = await http.head("/rdap/entity/reg-1")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert_error(await http.get("/rdap/entity/no-such-contact"), 404)
+    missing = await http.head("/rdap/entity/no-such-contact")
+    assert missing.status_code == 404 and missing.content == b""

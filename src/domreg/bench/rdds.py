@@ -39,6 +39,8 @@ from domreg.bench.epp import (
     HOST,
     BenchError,
     Server,
+    _cpu_seconds,
+    _database_cpu,
     domreg_server,
     free_port,
     fresh_database,
@@ -157,6 +159,32 @@ def serving(url: str, data_dir: Path, workers: int) -> Iterator[tuple[Server, in
         for port in (http_port, whois_port):
             wait_listening(port, workers, lambda: True, "domreg serve")
         yield server, http_port, whois_port
+
+
+# ---------------------------------------------------------------- CPU per operation
+
+
+def cpu_usage(server: Server) -> tuple[float, dict[int, float]]:
+    """CPU seconds so far of the server's processes, and of each PostgreSQL backend serving
+    its database (none on SQLite)."""
+    return _cpu_seconds(server.pids), _database_cpu(server.database)
+
+
+def add_cpu(
+    res: dict[str, Any],
+    server: Server,
+    before: tuple[float, dict[int, float]],
+    after: tuple[float, dict[int, float]],
+) -> None:
+    """Server and database CPU microseconds per answered query between `before` and
+    `after` (what a noisy machine changes least: the wall-clock rate moves with the load)."""
+    ops = res["requests"]
+    res["srv_us_per_op"] = (after[0] - before[0]) * 1e6 / ops if ops else None
+    res["db_us_per_op"] = (
+        sum(v - before[1].get(p, 0.0) for p, v in after[1].items()) * 1e6 / ops
+        if ops and server.database is not None
+        else None
+    )
 
 
 # ---------------------------------------------------------------- RDAP with wrk and nginx
@@ -278,7 +306,7 @@ def run_rdap(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[str
         names_file.write_text("\n".join(names) + "\n")
         script = data_dir / "names.lua"
         script.write_text(_LUA % names_file)
-        with serving(url, data_dir, opts.workers) as (_server, http_port, _):
+        with serving(url, data_dir, opts.workers) as (server, http_port, _):
             base = f"http://{HOST}:{http_port}"
             with urllib.request.urlopen(f"{base}/rdap/domain/{names[0]}") as r:
                 body = r.read()
@@ -303,7 +331,9 @@ def run_rdap(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[str
             results.append(floor)
             _say(f"{backend}: RDAP domain lookups")
             wrk(base + "/", opts.connections, opts.warmup, opts.threads, str(script))
+            before = cpu_usage(server)
             res = wrk(base + "/", opts.connections, opts.duration, opts.threads, str(script))
+            add_cpu(res, server, before, cpu_usage(server))
             res.update(backend=backend, phase="rdap domain", bytes=len(body))
             res["ratio"] = res["ops_per_s"] / floor["ops_per_s"] if floor["ops_per_s"] else None
             results.append(res)
@@ -380,7 +410,9 @@ def _whois_process(
     uvloop.run(main())
 
 
-def drive_whois(port: int, names: list[str], opts: argparse.Namespace) -> dict[str, Any]:
+def drive_whois(
+    port: int, names: list[str], opts: argparse.Namespace, server: Server | None = None
+) -> dict[str, Any]:
     mp = multiprocessing.get_context("fork")
     out = mp.Queue()
     queries = [f"{n}\r\n".encode() for n in names]
@@ -396,6 +428,11 @@ def drive_whois(port: int, names: list[str], opts: argparse.Namespace) -> dict[s
     ]
     for p in procs:
         p.start()
+    if server is not None:  # the server's CPU in the measured window
+        time.sleep(max(0.0, start - time.monotonic()))
+        before = cpu_usage(server)
+        time.sleep(max(0.0, stop - time.monotonic()))
+        after = cpu_usage(server)
     parts = [out.get(timeout=opts.warmup + opts.duration + 60) for _ in procs]
     for p in procs:
         p.join(10)
@@ -405,13 +442,16 @@ def drive_whois(port: int, names: list[str], opts: argparse.Namespace) -> dict[s
     def pct(q: float) -> float:
         return lat[min(len(lat) - 1, int(q * (len(lat) - 1) + 0.5))] * 1000 if lat else float("nan")
 
-    return {
+    res = {
         "ops_per_s": ok / opts.duration,
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "requests": ok,
         "errors": sum(p[1] for p in parts),
     }
+    if server is not None:
+        add_cpu(res, server, before, after)
+    return res
 
 
 class _Canned(asyncio.Protocol):
@@ -450,7 +490,7 @@ def run_whois(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[st
     with fresh_database(backend, data_dir, opts.pg_url) as url:
         _say(f"{backend}: preparing {opts.domains} domains")
         names = populate(url, opts.domains)
-        with serving(url, data_dir, opts.workers) as (_server, _, whois_port):
+        with serving(url, data_dir, opts.workers) as (server, _, whois_port):
             import socket
 
             with socket.create_connection((HOST, whois_port)) as s:
@@ -480,7 +520,7 @@ def run_whois(opts: argparse.Namespace, backend: str, tmp: Path) -> list[dict[st
             floor.update(backend=backend, phase="floor (canned)", bytes=len(reply))
             results.append(floor)
             _say(f"{backend}: WHOIS domain queries")
-            res = drive_whois(whois_port, names, opts)
+            res = drive_whois(whois_port, names, opts, server)
             res.update(backend=backend, phase="whois domain", bytes=len(reply))
             res["ratio"] = res["ops_per_s"] / floor["ops_per_s"] if floor["ops_per_s"] else None
             results.append(res)
@@ -512,13 +552,19 @@ def format_report(kind: str, report: dict[str, Any]) -> str:
         f"domreg {kind.upper()} benchmark, {report['started']}",
         f"machine: {m['cpus']} x {m['cpu_model']}, load average {m['load_average']:.2f} at start",
         "",
-        f"{'backend':<11} {'phase':<16} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9} {'bytes':>6}",
+        f"{'backend':<11} {'phase':<16} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9} "
+        f"{'bytes':>6} {'srv us/op':>10} {'db us/op':>9}",
     ]
+
+    def us(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
     for r in report["results"]:
         ratio = f"{r['ratio']:.0%}" if r.get("ratio") is not None else "-"
         lines.append(
             f"{r['backend']:<11} {r['phase']:<16} {r['ops_per_s']:>9,.0f} {r['p50_ms']:>8.2f} "
-            f"{r['p99_ms']:>8.2f} {ratio:>9} {r['bytes']:>6}"
+            f"{r['p99_ms']:>8.2f} {ratio:>9} {r['bytes']:>6} {us(r.get('srv_us_per_op')):>10} "
+            f"{us(r.get('db_us_per_op')):>9}"
         )
     for t in report["targets"]:
         lines.append(

@@ -2,6 +2,7 @@
 benchmarks (`domreg bench rdap`, `domreg bench whois`).
 
     domreg registrar rdds CLID [--iana-id N] [--url URL] [--whois-server HOST]
+                               [--rdap-base-url URL]
                                [--abuse-email E] [--abuse-phone +CC.N] [--email E]
                                [--phone +CC.N] [--fax +CC.N] [--street LINE]... [--city C]
                                [--sp S] [--pc P] [--cc CC]
@@ -24,6 +25,7 @@ from domreg.store.db import Database
 FIELDS = (
     "url",
     "whois_server",
+    "rdap_base_url",
     "abuse_email",
     "abuse_phone",
     "email",
@@ -71,6 +73,10 @@ def add_parsers(registrar: Any, bench: Any) -> None:
     p.add_argument("--iana-id", type=int, help="IANA Registrar ID (the RDAP entity handle)")
     p.add_argument("--url", help="the registrar's web site (http or https)")
     p.add_argument("--whois-server", help="the registrar's WHOIS server (host name)")
+    p.add_argument(
+        "--rdap-base-url",
+        help="the registrar's RDAP base URL (https), linked from domain answers (TIG 3.2)",
+    )
     p.add_argument("--abuse-email", help="abuse contact email")
     p.add_argument("--abuse-phone", help="abuse contact phone, +CC.NUMBER")
     p.add_argument("--email", help="the registrar's email")

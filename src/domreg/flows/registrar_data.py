@@ -1,5 +1,8 @@
 """Operator flow: the registrar data that RDAP and WHOIS publish (IANA id, web site, WHOIS
-server, abuse contact, postal address, phone, fax), set on an existing registrar.
+server, RDAP base URL, abuse contact, postal address, phone, fax), set on an existing
+registrar. The RDAP base URL is the registrar's own RDAP service (as in IANA's "Registrar
+IDs" registry): a registry domain answer links to the registrar's answer for the domain
+(ICANN RDAP TIG 3.2); it is kept ending in "/".
 
 Each value is checked before anything is written; `None` leaves a field unchanged and ""
 clears it. Refusals raise `RegistryError` with the reason.
@@ -21,6 +24,7 @@ from domreg.store import schema as t
 PHONE = re.compile(r"^\+[0-9]{1,3}\.[0-9]{1,14}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+RDAP_URL = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")  # RFC 7480 section 4.2: https
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
@@ -36,6 +40,7 @@ def set_rdds_data(
     iana_id: int | None = None,
     url: str | None = None,
     whois_server: str | None = None,
+    rdap_base_url: str | None = None,
     abuse_email: str | None = None,
     abuse_phone: str | None = None,
     email: str | None = None,
@@ -66,6 +71,7 @@ def set_rdds_data(
     for name, value, pattern, what in (
         ("url", url, URL, "an http(s) URL"),
         ("whois_server", whois_server, HOSTNAME, "a host name"),
+        ("rdap_base_url", rdap_base_url, RDAP_URL, "an https URL with no query or fragment"),
         ("abuse_email", abuse_email, EMAIL, "an email address"),
         ("email", email, EMAIL, "an email address"),
         ("abuse_phone", abuse_phone, PHONE, "a phone number +CC.NUMBER"),
@@ -77,6 +83,8 @@ def set_rdds_data(
         if value and not pattern.match(value):
             raise RegistryError(f"{name.replace('_', ' ')} must be {what}, not {value!r}")
         values[name] = value or None
+    if values.get("rdap_base_url") and not values["rdap_base_url"].endswith("/"):
+        values["rdap_base_url"] += "/"
     for name, value in (("city", city), ("sp", sp), ("pc", pc)):
         if value is None:
             continue

@@ -1,5 +1,7 @@
 """RDAP lookups and searches as functions: a connection and a query in, a response dict out.
 
+Entity lookups answer registrars and contacts (`lookup_entity`).
+
 This is the API other parts of domreg call (the HTTP app in `rdap/app.py`, the web console's
 public lookup page): `lookup_domain(conn, "example.test", viewer)` returns the RDAP answer
 as a dict, or raises `RdapError` with the HTTP status and the reason. Names may be given as
@@ -107,16 +109,28 @@ def lookup_nameserver(
 
 
 def lookup_entity(
-    conn: Any, handle: str, *, now: datetime | None = None, links: Links = DEFAULT_LINKS
+    conn: Any,
+    handle: str,
+    viewer: Viewer = ANONYMOUS,
+    *,
+    now: datetime | None = None,
+    links: Links = DEFAULT_LINKS,
 ) -> dict[str, Any]:
-    """A registrar by IANA id, name (fn) or client id (TIG 2.4)."""
+    """A registrar by IANA id, name (fn) or client id (TIG 2.4); else a contact by handle
+    (its ROID, as domain answers give it to the sponsor, or its EPP contact id), redacted
+    as in domain answers (RFC 9537): in full only for its sponsoring registrar."""
     now = _now(now)
     if not handle or len(handle) > MAX_QUERY:
         raise RdapError(400, f"entity handle must be 1 to {MAX_QUERY} characters")
+    if any(ord(c) < 32 for c in handle):
+        raise RdapError(400, "entity handle has control characters")
     data = query.registrar(conn, handle)
-    if data is None:
+    if data is not None:
+        return render.top(render.registrar(data, links, full=True), links, now)
+    found = query.contact(conn, handle)
+    if found is None:
         raise RdapError(404, f"entity {handle} is not known here")
-    return render.top(render.registrar(data, links, full=True), links, now)
+    return render.top(render.contact(*found, viewer, links, handle), links, now)
 
 
 def help_answer(*, now: datetime | None = None, links: Links = DEFAULT_LINKS) -> dict[str, Any]:

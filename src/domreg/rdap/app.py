@@ -1,6 +1,7 @@
 """RDAP over HTTP (RFC 7480): a plain ASGI application mounted at /rdap/ on the HTTP port.
 
-Paths (RFC 9082): `help`, `domain/<name>`, `nameserver/<name>`, `entity/<handle>`,
+Paths (RFC 9082): `help`, `domain/<name>`, `nameserver/<name>`, `entity/<handle>` (a
+registrar, or a contact redacted for the viewer as in domain answers),
 `domains?...`, `nameservers?...`, `entities?...`; GET and HEAD (TIG 1.8), OPTIONS for CORS
 preflight. Every answer is `application/rdap+json` with `Access-Control-Allow-Origin: *`;
 errors are RDAP error objects (400 bad input, 401 bad credentials, 404 no such object, 405
@@ -247,7 +248,7 @@ class RdapApp:
             return api.domain_answer(conn, rest, viewer, now, links)
         if kind == "nameserver":
             return api.lookup_nameserver(conn, rest, now=now, links=links), None
-        return api.lookup_entity(conn, rest, now=now, links=links), None
+        return api.lookup_entity(conn, rest, viewer, now=now, links=links), None
 
     def _other(
         self, kind: str, rest: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime

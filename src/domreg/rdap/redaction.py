@@ -1,4 +1,6 @@
-"""Contact entities with RFC 9537 redaction, as ICANN's RDAP Response Profile 2.7 asks.
+"""Contact entities with RFC 9537 redaction, as ICANN's RDAP Response Profile 2.7 asks: inside
+domain answers, and as the answer to an entity lookup of a contact (the same redaction, its
+paths from the topmost object).
 
 What is withheld is decided by `rdds/policy.py` (shared with WHOIS); this module writes the
 jCard and, for each withheld field that has a value, one entry of the "redacted" member
@@ -52,15 +54,18 @@ def contact_entity(
     redacted: list[dict[str, Any]],
     links: Links,
     contact_uri: str | None = None,
+    roles: list[str] | None = None,
 ) -> dict[str, Any]:
     """The entity of contact `c` in `role`; appends its redactions to `redacted`.
 
     A withheld email is replaced by `contact_uri` (the registrar's web site, where the
     contact can be reached through the registrar; Profile 2.7.8.2) when there is one, and
-    removed otherwise."""
+    removed otherwise. `roles`: the entity is the answer to a lookup of the contact (the
+    topmost object, its paths from `$`) holding these roles (`role` the first of them,
+    which decides what is published), instead of one of a domain's entities."""
     rdap_role = RDAP_ROLE[role]
     label = LABEL[role]
-    at = f"$.entities[?(@.roles[0]=='{rdap_role}')]"
+    at = f"$.entities[?(@.roles[0]=='{rdap_role}')]" if roles is None else "$"
     card: list[list[Any]] = [["version", {}, "text", "4.0"]]
 
     def withheld(field: str, value: object) -> bool:
@@ -141,7 +146,7 @@ def contact_entity(
         entity["handle"] = c.roid
     elif role in ID_NAME:
         redacted.append(_entry(ID_NAME[role], "removal", f"{at}.handle"))
-    entity["roles"] = [rdap_role]
+    entity["roles"] = [rdap_role] if roles is None else [RDAP_ROLE[r] for r in roles]
     entity["vcardArray"] = ["vcard", card]
     if full:
         events = [

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from domreg.model.names import to_unicode
 from domreg.rdap.redaction import contact_entity
 from domreg.rdds.policy import Viewer, visible_roles
-from domreg.rdds.query import DomainData, HostData, RegistrarData
+from domreg.rdds.query import ContactData, DomainData, HostData, RegistrarData
 
 MEDIA_TYPE = "application/rdap+json"
 CONFORMANCE = [
@@ -179,7 +179,9 @@ def nameserver(h: HostData, links: Links, full: bool = True) -> dict[str, Any]:
 
 def domain(d: DomainData, viewer: Viewer, links: Links) -> dict[str, Any]:
     """A domain object (RFC 9083 section 5.3; Profile section 2); contacts redacted for
-    viewers who do not sponsor the domain (RFC 9537, Profile 2.7)."""
+    viewers who do not sponsor the domain (RFC 9537, Profile 2.7); a "related" link to the
+    sponsoring registrar's RDAP answer for the domain when its RDAP base URL is known (TIG
+    3.2)."""
     obj: dict[str, Any] = {"objectClassName": "domain", "handle": d.roid}
     _names(obj, d.name)
     obj["status"] = statuses(d.statuses)
@@ -208,10 +210,37 @@ def domain(d: DomainData, viewer: Viewer, links: Links) -> dict[str, Any]:
             for ds in d.ds
         ]
     obj["secureDNS"] = secure
-    obj["links"] = [links.self_link("domain/" + d.name)]
+    domain_links = [links.self_link("domain/" + d.name)]
+    if d.registrar.rdap_base_url:  # TIG 3.2: the registrar's own answer for this domain
+        domain_links.append(
+            {
+                "value": links.value,
+                "rel": "related",
+                "href": d.registrar.rdap_base_url + "domain/" + d.name,
+                "type": MEDIA_TYPE,
+            }
+        )
+    obj["links"] = domain_links
     if redacted:
         obj["redacted"] = redacted
     return obj
+
+
+def contact(
+    c: ContactData, roles: list[str], viewer: Viewer, links: Links, queried: str
+) -> dict[str, Any]:
+    """A contact as the answer to the entity lookup of handle `queried`: with the redaction
+    of domain answers (RFC 9537, Profile 2.7; decided by its first role), in full for its
+    sponsoring registrar only. A contact on no domain is shown as a registrant would be.
+    The self link names the handle queried (no other, which could be withheld)."""
+    full = viewer.registrar_id is not None and viewer.registrar_id == c.registrar_id
+    redacted: list[dict[str, Any]] = []
+    shown = roles or ["registrant"]
+    entity = contact_entity(shown[0], c, full, redacted, links, roles=shown)
+    entity["links"] = [links.self_link("entity/" + quote(queried, safe=""))]
+    if redacted:
+        entity["redacted"] = redacted
+    return entity
 
 
 def terms_notice(links: Links) -> dict[str, Any]:
@@ -322,7 +351,8 @@ def help_answer(links: Links, now: datetime) -> dict[str, Any]:
                 "title": "Help",
                 "description": [
                     "This RDAP service answers lookups of domain/<name> (A-label or U-label), "
-                    "nameserver/<name> and entity/<registrar IANA id or name>, and searches "
+                    "nameserver/<name> and entity/<registrar IANA id or name, or contact "
+                    "handle>, and searches "
                     "domains?name=, domains?nsLdhName=, domains?nsIp=, nameservers?name=, "
                     "nameservers?ip=, entities?fn= and entities?handle= (one '*' wildcard).",
                     "Registrars authenticate with HTTP Basic (EPP client id and password) to "

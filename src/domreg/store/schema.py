@@ -452,6 +452,9 @@ for _column in (
     Column("sp", String(255), nullable=True),
     Column("pc", String(16), nullable=True),
     Column("cc", String(2), nullable=True),
+    # The registrar's own RDAP service (ICANN RDAP TIG 3.2: the "related" link of a domain
+    # answer). Migration 0008.
+    Column("rdap_base_url", String(255), nullable=True),
 ):
     registrars.append_column(_column)
 del _column

@@ -11,6 +11,12 @@ no line within `whois_timeout` seconds is told so and disconnected, and each cli
 Every answered query (an object or "No match") counts once in `domreg.metrics` (service
 "whois", name "port43": ICANN's whois-43-queries); refusals (rate limit, timeout, too long,
 not text, empty) do not.
+
+Answers come from the worker's `AnswerCache` while the version of the registration data
+covers theirs. SQLite: the version and a miss are read on the event loop. PostgreSQL: the
+query asks for the version (`DataVersion.request`, one read shared by the queries in
+flight) and is answered from its callback when the cache has the answer (no task per
+query); a miss is read in the database's thread pool.
 """
 
 from __future__ import annotations
@@ -134,17 +140,50 @@ class WhoisProtocol(asyncio.Protocol):
                 reply = render.refusal("the server could not answer; the error is logged").encode()
             self._finish(reply, force=True)
             return
-        task = asyncio.ensure_future(self._answer(text))
+        # PostgreSQL: the version read is shared with the other queries in flight; a cached
+        # answer is written from its callback, without a task; a miss reads in a thread.
+        server = self.server
+        now, stamp = server.begin(text)
+        try:
+            version = server.versions.request()
+        except Exception:
+            log.exception("WHOIS query %r failed", text[:80])
+            self._failed()
+            return
+        version.add_done_callback(lambda fut: self._versioned(fut, text, now, stamp))
+
+    def _versioned(
+        self, fut: asyncio.Future[query.Version], text: str, now: datetime, stamp: bytes
+    ) -> None:
+        if fut.cancelled():  # the server is closing
+            self._failed()
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.error("WHOIS query %r failed: %s", text[:80], exc)
+            self._failed()
+            return
+        token = fut.result()
+        reply = self.server.cached(text, token, now, stamp)
+        if reply is not None:
+            self._finish(reply, force=True)
+            return
+        task = asyncio.ensure_future(self._build(text, now, stamp, token))
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
 
-    async def _answer(self, text: str) -> None:
+    async def _build(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> None:
+        server = self.server
         try:
-            reply = await self.server.answer(text)
+            reply = await server.db.run(lambda: server.build(text, now, stamp, token))
         except Exception:
             log.exception("WHOIS query %r failed", text[:80])
-            reply = render.refusal("the server could not answer; the error is logged").encode()
+            self._failed()
+            return
         self._finish(reply, force=True)
+
+    def _failed(self) -> None:
+        self._finish(render.refusal("the server could not answer; the error is logged"), force=True)
 
     def _finish(self, reply: str | bytes, force: bool = False) -> None:
         if self.done and not force:
@@ -190,7 +229,21 @@ class WhoisServer:
             self._stamp = (second, render.stamp(second).encode())
         return self._stamp[1]
 
-    def _build(self, text: str, now: datetime, stamp: bytes, token: object) -> bytes:
+    def begin(self, text: str) -> tuple[datetime, bytes]:
+        """A query's time and its "last update" stamp; counts it unless it is empty (an
+        empty line is refused, not counted)."""
+        now = self.clock.now()
+        if text and not text.isspace():
+            metrics.count(metrics.WHOIS, PORT43, now)
+        return now, self._stamp_of(now)
+
+    def cached(self, text: str, token: query.Version, now: datetime, stamp: bytes) -> bytes | None:
+        """The cached answer's bytes with the current stamp, or None."""
+        entry = self.cache.get(token, text, now)
+        return None if entry is None else entry.body.replace(entry.stamp, stamp)
+
+    def build(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> bytes:
+        """The answer read from the database (blocking), kept in the cache."""
         with self.db.read() as conn:
             reply, valid_until = answer(conn, text, now)
         body = reply.encode("utf-8")
@@ -200,26 +253,17 @@ class WhoisServer:
     def answer_now(self, text: str) -> bytes:
         """The answer's bytes, from the cache while the database is unchanged (blocking:
         for SQLite, whose reads are local and short)."""
-        now = self.clock.now()
-        if text and not text.isspace():  # an empty line is refused, not counted
-            metrics.count(metrics.WHOIS, PORT43, now)
-        stamp = self._stamp_of(now)
+        now, stamp = self.begin(text)
         token = self.versions.current()  # before the data: what is read after is newer
-        entry = self.cache.get(token, text, now)
-        if entry is not None:
-            return entry.body.replace(entry.stamp, stamp)
-        return self._build(text, now, stamp, token)
+        return self.cached(text, token, now, stamp) or self.build(text, now, stamp, token)
 
     async def answer(self, text: str) -> bytes:
-        now = self.clock.now()
-        if text and not text.isspace():  # an empty line is refused, not counted
-            metrics.count(metrics.WHOIS, PORT43, now)
-        stamp = self._stamp_of(now)
+        now, stamp = self.begin(text)
         token = await self.versions.acurrent()
-        entry = self.cache.get(token, text, now)
-        if entry is not None:
-            return entry.body.replace(entry.stamp, stamp)
-        return await self.db.run(lambda: self._build(text, now, stamp, token))
+        reply = self.cached(text, token, now, stamp)
+        if reply is not None:
+            return reply
+        return await self.db.run(lambda: self.build(text, now, stamp, token))
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
