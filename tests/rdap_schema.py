@@ -121,14 +121,14 @@ DEFS: dict[str, Any] = {
     },
     "entity": {
         "type": "object",
-        "required": ["objectClassName", "roles"],
+        "required": ["objectClassName"],
         "properties": {
             "objectClassName": {"const": "entity"},
             "handle": {"type": "string"},
             "vcardArray": {"$ref": "#/$defs/jcard"},
             "roles": {"type": "array", "items": {"enum": ROLES}, "minItems": 1},
             "publicIds": {"$ref": "#/$defs/publicIds"},
-            "entities": {"type": "array", "items": {"$ref": "#/$defs/entity"}},
+            "entities": {"type": "array", "items": {"$ref": "#/$defs/embeddedEntity"}},
             "remarks": {"$ref": "#/$defs/notices"},
             "links": {"$ref": "#/$defs/links"},
             "events": {"$ref": "#/$defs/events"},
@@ -136,6 +136,8 @@ DEFS: dict[str, Any] = {
             "port43": {"type": "string"},
         },
     },
+    # An entity inside another object says how it relates to it (RFC 9083 section 5.1).
+    "embeddedEntity": {"allOf": [{"$ref": "#/$defs/entity"}, {"required": ["roles"]}]},
     "ipAddresses": {
         "type": "object",
         "properties": {
@@ -153,7 +155,7 @@ DEFS: dict[str, Any] = {
             "ldhName": {"type": "string", "pattern": r"^[a-z0-9.-]+$"},
             "unicodeName": {"type": "string"},
             "ipAddresses": {"$ref": "#/$defs/ipAddresses"},
-            "entities": {"type": "array", "items": {"$ref": "#/$defs/entity"}},
+            "entities": {"type": "array", "items": {"$ref": "#/$defs/embeddedEntity"}},
             "status": {"$ref": "#/$defs/status"},
             "remarks": {"$ref": "#/$defs/notices"},
             "links": {"$ref": "#/$defs/links"},
@@ -198,7 +200,7 @@ DEFS: dict[str, Any] = {
                     "dsData": {"type": "array", "items": {"$ref": "#/$defs/dsData"}},
                 },
             },
-            "entities": {"type": "array", "items": {"$ref": "#/$defs/entity"}},
+            "entities": {"type": "array", "items": {"$ref": "#/$defs/embeddedEntity"}},
             "status": {"$ref": "#/$defs/status"},
             "publicIds": {"$ref": "#/$defs/publicIds"},
             "remarks": {"$ref": "#/$defs/notices"},

@@ -14,6 +14,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from domreg.clock import Clock
+from domreg.flows import contact
 from domreg.rdap.app import RdapApp
 from domreg.store.db import Database
 from tests import rdap_schema, rdds_data, support
@@ -252,6 +254,26 @@ async def test_contact_lookup_in_full_for_its_sponsor_only(http: httpx.AsyncClie
     assert "redacted" in other and card(other)["fn"][3] == ""
     anonymous = await _contact(http, full["handle"])
     assert "redacted" in anonymous and "handle" not in anonymous
+
+
+async def test_contact_on_no_domain_has_no_role_and_is_redacted(
+    http: httpx.AsyncClient, data_db: Database
+) -> None:
+    x = rdds_data.actor(data_db, "ClientX")
+    now = Clock().now()
+    postal = contact.PostalInfo(
+        "int", "Lone Contact", None, ("9 Lone Rd",), "Reston", "VA", "20190", "US"
+    )
+    create = contact.ContactCreate("lone-1", (postal,), "lone@example.org", "Auth-lone1")
+    rdds_data.run(data_db, x, now, contact.create, create)
+    try:
+        anonymous = await _contact(http, "lone-1")
+        assert "roles" not in anonymous and "Lone Contact" not in str(anonymous)
+        assert {e["name"]["type"] for e in anonymous["redacted"]} >= {"Registrant Name"}
+        sponsor = await _contact(http, "lone-1", basic("ClientX", support.PASSWORDS["ClientX"]))
+        assert "roles" not in sponsor and card(sponsor)["fn"][3] == "Lone Contact"
+    finally:
+        rdds_data.run(data_db, x, Clock().now(), contact.delete_, "lone-1")
 
 
 async def test_contact_lookup_head_and_not_found(http: httpx.AsyncClient) -> None:

@@ -62,7 +62,8 @@ def contact_entity(
     contact can be reached through the registrar; Profile 2.7.8.2) when there is one, and
     removed otherwise. `roles`: the entity is the answer to a lookup of the contact (the
     topmost object, its paths from `$`) holding these roles (`role` the first of them,
-    which decides what is published), instead of one of a domain's entities."""
+    which decides what is published; none for a contact on no domain, published as a
+    registrant would be), instead of one of a domain's entities."""
     rdap_role = RDAP_ROLE[role]
     label = LABEL[role]
     at = f"$.entities[?(@.roles[0]=='{rdap_role}')]" if roles is None else "$"
@@ -146,7 +147,10 @@ def contact_entity(
         entity["handle"] = c.roid
     elif role in ID_NAME:
         redacted.append(_entry(ID_NAME[role], "removal", f"{at}.handle"))
-    entity["roles"] = [rdap_role] if roles is None else [RDAP_ROLE[r] for r in roles]
+    if roles is None:
+        entity["roles"] = [rdap_role]
+    elif roles:  # a contact on no domain has none: roles relate an entity to another object
+        entity["roles"] = [RDAP_ROLE[r] for r in roles]
     entity["vcardArray"] = ["vcard", card]
     if full:
         events = [

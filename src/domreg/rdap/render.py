@@ -231,12 +231,13 @@ def contact(
 ) -> dict[str, Any]:
     """A contact as the answer to the entity lookup of handle `queried`: with the redaction
     of domain answers (RFC 9537, Profile 2.7; decided by its first role), in full for its
-    sponsoring registrar only. A contact on no domain is shown as a registrant would be.
+    sponsoring registrar only. A contact on no domain has no role, and is redacted as a
+    registrant would be.
     The self link names the handle queried (no other, which could be withheld)."""
     full = viewer.registrar_id is not None and viewer.registrar_id == c.registrar_id
     redacted: list[dict[str, Any]] = []
-    shown = roles or ["registrant"]
-    entity = contact_entity(shown[0], c, full, redacted, links, roles=shown)
+    first = roles[0] if roles else "registrant"
+    entity = contact_entity(first, c, full, redacted, links, roles=roles)
     entity["links"] = [links.self_link("entity/" + quote(queried, safe=""))]
     if redacted:
         entity["redacted"] = redacted
