@@ -83,9 +83,9 @@ def _trn(el: Any, prefix: str) -> dict[str, Any] | None:
 
 
 def domain(el: Any) -> dict[str, Any]:
-    ns = el.find(D + "ns")
+    k = _Kids(el)
     ds = []
-    sec = el.find(D + "secDNS")
+    sec = k.first.get(D + "secDNS")
     if sec is not None:
         for d in sec.iter(SEC + "dsData"):
             key = d.find(SEC + "keyData")
@@ -107,7 +107,6 @@ def domain(el: Any) -> dict[str, Any]:
                     ),
                 )
             )
-    k = _Kids(el)
     ns = k.first.get(D + "ns")
     return {
         "name": k.text(D + "name"),
