@@ -69,6 +69,18 @@ def answer(conn: Any, text: str, now: datetime) -> tuple[str, datetime | None]:
     return render.no_match(subject, now), None
 
 
+def subject(text: str) -> str | None:
+    """The domain or name server name query `text` is about (for its TLD in the activity
+    report, `metrics.tld_of`); None for a registrar query."""
+    words = text.split(None, 1)
+    kind = words[0].lower() if words else ""
+    if kind == "registrar" and len(words) == 2:
+        return None
+    if kind in KINDS and len(words) == 2:
+        return words[1].strip()
+    return text.strip()
+
+
 class WhoisProtocol(asyncio.Protocol):
     """One connection: read one line (bounded, timed), answer it, close."""
 
@@ -202,7 +214,7 @@ class WhoisServer:
         for SQLite, whose reads are local and short)."""
         now = self.clock.now()
         if text and not text.isspace():  # an empty line is refused, not counted
-            metrics.count(metrics.WHOIS, PORT43, now)
+            metrics.count(metrics.WHOIS, PORT43, now, subject(text))
         stamp = self._stamp_of(now)
         token = self.versions.current()  # before the data: what is read after is newer
         entry = self.cache.get(token, text, now)
@@ -213,7 +225,7 @@ class WhoisServer:
     async def answer(self, text: str) -> bytes:
         now = self.clock.now()
         if text and not text.isspace():  # an empty line is refused, not counted
-            metrics.count(metrics.WHOIS, PORT43, now)
+            metrics.count(metrics.WHOIS, PORT43, now, subject(text))
         stamp = self._stamp_of(now)
         token = await self.versions.acurrent()
         entry = self.cache.get(token, text, now)
