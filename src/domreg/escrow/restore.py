@@ -45,7 +45,9 @@ from domreg.store.db import Database
 
 #: Statuses derived from the data when shown (RFC 5731-5733); never stored.
 COMPUTED = frozenset({st.OK, st.INACTIVE, st.LINKED})
-#: Rows per executemany.
+#: The grace period kind of each `<rdeDomain:rgpStatus>` value.
+_GRACE_OF_RGP = {status: kind for kind, status in lifecycle.RGP_STATUS.items()}
+#: Rows per executemany (SQLite) or COPY (PostgreSQL).
 BATCH = 5000
 COMMAND = "escrow:restore"
 #: A password hash no password matches (argon2 hashes start with "$argon2").
@@ -492,10 +494,9 @@ class Loader:
 
     def _grace(self, obj: dict[str, Any]) -> Iterator[tuple[str, datetime, datetime]]:
         tld = self.tld
-        by_status = {v: k for k, v in lifecycle.RGP_STATUS.items()}
         changed = obj["updated_at"] or obj["created_at"]
         for status in obj["rgp"]:
-            kind = by_status.get(status)
+            kind = _GRACE_OF_RGP.get(status)
             if kind == lifecycle.ADD:
                 start, days = obj["created_at"], tld.add_grace_days
             elif kind == lifecycle.AUTO_RENEW:
