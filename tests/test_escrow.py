@@ -9,10 +9,11 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from domreg.clock import FixedClock
 from domreg.config import Config
@@ -87,6 +88,24 @@ def _names(raw: bytes, tag: str) -> list[str]:
 
 
 DNAME = "{urn:ietf:params:xml:ns:rdeDomain-1.0}name"
+
+
+def _constraints(db: Database) -> dict[str, Any]:
+    """Every table's indexes and foreign keys, as the database reports them."""
+    found = inspect(db.engine)
+    return {
+        table: (
+            sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in found.get_indexes(table)
+            ),
+            sorted(
+                (f["name"] or "", tuple(f["constrained_columns"]), f["referred_table"])
+                for f in found.get_foreign_keys(table)
+            ),
+        )
+        for table in found.get_table_names()
+    }
 
 
 async def test_full_deposit_is_valid_signed_encrypted_and_counted(db, populated, clock, cfg, keys):
@@ -300,6 +319,9 @@ async def test_restore_answers_epp_info_as_the_original(
             ):
                 result = restore.restore(other, fh, "test", clock.now())
             assert result.counts[model.DOMAIN] == 4
+            # The indexes and foreign keys are those of a migrated database (PostgreSQL's
+            # restore drops them for the load and builds them again).
+            assert _constraints(other) == _constraints(db)
             # RFC 9022 has no registrar abuse contact: the operator enters it again (restore.py
             # says so); here at the original's time, so that the registrar's last change
             # (RDAP "last changed" event) is the original's too.
@@ -343,6 +365,36 @@ async def test_restore_answers_epp_info_as_the_original(
             again, _ = _xml(other, model.Spec("test", day))
             first, _ = _xml(db, model.Spec("test", day))
             assert _names(again, DNAME) == _names(first, DNAME)
+        finally:
+            other.close()
+
+
+async def test_restore_of_conflicting_objects_is_refused_and_writes_nothing(
+    db, populated, clock, tmp_path, database_url
+):
+    raw, _ = _xml(db, model.Spec("test", (clock.now() + timedelta(days=1)).date()))
+    doc = etree.fromstring(raw)
+    contents = doc.find("{urn:ietf:params:xml:ns:rde-1.0}contents")
+    cx1 = next(
+        c for c in contents if c.findtext("{urn:ietf:params:xml:ns:rdeContact-1.0}id") == "cx1"
+    )
+    twin = etree.fromstring(etree.tostring(cx1))  # the same handle under another ROID
+    twin.find("{urn:ietf:params:xml:ns:rdeContact-1.0}roid").text = "C999-TEST"
+    contents.append(twin)
+    header = doc.find(
+        ".//{urn:ietf:params:xml:ns:rdeHeader-1.0}count[@uri='" + model.CONTACT + "']"
+    )
+    header.text = str(int(header.text) + 1)
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with support.fresh_database(backend, tmp_path) as url:
+        other = Database(url, pool_size=2)
+        try:
+            with pytest.raises(model.DepositError, match="conflicting objects"):
+                restore.restore(other, io.BytesIO(etree.tostring(doc)), "test", clock.now())
+            with other.read() as conn:
+                for table in (t.tlds, t.registrars, t.contacts, t.domains, t.history):
+                    assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+            assert _constraints(other) == _constraints(db)
         finally:
             other.close()
 

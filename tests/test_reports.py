@@ -1,7 +1,8 @@
 """ICANN's monthly reports: a month of known activity over EPP (creates of several terms, a
 failed create, renews, a delete inside and one outside the add grace period, a restore, an
-approved and a rejected transfer, queries), plus RDAP and WHOIS counts through the metrics API;
-every column of both reports is checked, and the CSV files are written as ICANN reads them."""
+approved and a rejected transfer, queries), plus RDAP and WHOIS counts through the metrics API
+about names in two TLDs and about none; every column of both reports is checked (the activity
+report for both TLDs), and the CSV files are written as ICANN reads them."""
 
 from __future__ import annotations
 
@@ -93,17 +94,35 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
     await ok(x, transfer("approve", "a1.test", None))
     await ok(y, transfer("request", "a4.test"))
     await ok(x, transfer("reject", "a4.test", None))
-    # Queries other services count through the metrics API (RDAP and WHOIS call it so).
-    for name in ("domain", "domain", "entity"):
-        metrics.count("rdap", name, clock.now())
-    metrics.count("whois", "port43", clock.now())
-    metrics.count("whois", "web", clock.now())
-    metrics.count("rdap", "domain", MONTH_START - timedelta(days=1))  # another month
+    # Queries other services count through the metrics API (RDAP and WHOIS call it so), each
+    # in the report of the TLD of the name it is about (test or com), or in every TLD's.
+    metrics.load_tlds(db)
+    now = clock.now()
+    for name, subject in (
+        ("domain", "a1.test"),
+        ("domain", "A4.TEST."),
+        ("entity", None),
+        ("domain", "x.com"),
+        ("nameserver", "ns1.x.com"),
+        ("nameservers-search", "ns*.x.com"),
+    ):
+        metrics.count("rdap", name, now, subject)
+    for service, name, subject in (
+        ("whois", "port43", "a1.test"),
+        ("whois", "port43", "x.com"),
+        ("whois", "port43", "ns1.x.com"),
+        ("whois", "web", "a2.test"),
+        ("whois", "web", "ClientX"),  # a registrar: no TLD
+        ("whois", "web", "x.org"),  # not a TLD of the registry
+    ):
+        metrics.count(service, name, now, subject)
+    metrics.count("rdap", "domain", MONTH_START - timedelta(days=1), "a1.test")  # another month
     metrics.flush(db)
 
     with db.read() as conn:
         rows = {r["registrar-name"]: r for r in monthly.transactions(conn, "test", "2027-05")}
         activity = monthly.activity(conn, "test", "2027-05")
+        other = monthly.activity(conn, "com", "2027-05")
     zero = {c: 0 for c in monthly.TRANSACTION_COLUMNS[2:]}
     expected_x = {
         **zero,
@@ -159,14 +178,22 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
         "operational-registrars": 3,
         "zfa-passwords": 0,
         "whois-43-queries": 1,
-        "web-whois-queries": 1,
+        "web-whois-queries": 1 + 2,  # a2.test, and the two about no TLD
         "searchable-whois-queries": 0,
         "dns-udp-queries-received": 0,
         "dns-udp-queries-responded": 0,
         "dns-tcp-queries-received": 0,
         "dns-tcp-queries-responded": 0,
         **srs,
-        "rdap-queries": 3,
+        "rdap-queries": 2 + 1,  # a1.test, a4.test, and the entity lookup
+    }
+    # The other TLD: its own RDAP and WHOIS queries and those about no TLD; the EPP commands
+    # carry no TLD yet (metrics.py), so it reports them too.
+    assert other == {
+        **activity,
+        "whois-43-queries": 2,
+        "web-whois-queries": 2,
+        "rdap-queries": 3 + 1,
     }
     # The CSV files: ICANN's column order, one row per registrar plus Totals; one activity row.
     with db.read() as conn:
@@ -180,7 +207,7 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
     with act.open(newline="") as fh:
         table = list(csv.reader(fh))
     assert table[0] == monthly.ACTIVITY_COLUMNS and len(table) == 2
-    assert dict(zip(table[0], table[1], strict=True))["rdap-queries"] == "3"
+    assert dict(zip(table[0], table[1], strict=True))["rdap-queries"] == str(2 + 1)
 
 
 def test_a_bad_month_or_tld_is_a_clear_error(db):

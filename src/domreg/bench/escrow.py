@@ -8,7 +8,9 @@ a history row each). The deposit and the restore run as `domreg escrow deposit|r
 child processes, so their peak RSS (ru_maxrss) is theirs alone. The deposit's floor is GnuPG
 alone compressing, encrypting and signing the same XML (`gpg --compress-algo zlib --encrypt`
 then `gpg --detach-sign`), the file written beforehand by `escrow.deposit.write_xml` (whose
-time is printed too: the XML generation on its own).
+time is printed too: the XML generation on its own). On PostgreSQL, when the server runs on
+this machine, the CPU seconds of its processes serving the deposit and the restore are
+printed too (sampled from /proc).
 
     domreg bench escrow [--domains N] [--backend sqlite|postgresql] [--work-dir DIR]
 """
@@ -23,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -248,6 +251,58 @@ def _split(rows: list[list[tuple[Any, dict[str, Any]]]]) -> list[tuple[Any, list
     return [(table, by_table[table]) for table in order]
 
 
+class _ServerCpu:
+    """CPU seconds of the PostgreSQL server processes serving database `url` while the block
+    runs, sampled from /proc every 0.2 s (the server being on this machine); None when they
+    cannot be read (SQLite, a remote server). A process's last 0.2 s may be missed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url if url.startswith("postgresql") else ""
+        self.seen: dict[int, float] = {}
+        self.readable = bool(self.url)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        import psycopg
+
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while True:
+                pids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ]
+                for pid in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+                if pids and not self.seen:
+                    self.readable = False
+                    return
+                if self._stop.wait(0.2):
+                    return
+
+    def __enter__(self) -> _ServerCpu:
+        if self.url:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.url:
+            self._thread.join()
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.seen.values()) if self.readable else None
+
+
 def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
     """Run `cmd`; (wall seconds, peak RSS bytes, CPU seconds of that child and its gpg)."""
     start = time.perf_counter()
@@ -261,6 +316,10 @@ def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
         raise BenchError(f"{' '.join(cmd[2:])} failed ({proc.returncode}): {err[-2000:]}")
     del out
     return wall, int(usage.ru_maxrss) * 1024, usage.ru_utime + usage.ru_stime
+
+
+def _server(seconds: float | None) -> str:
+    return "" if seconds is None else f", PostgreSQL server {seconds:.1f} s CPU"
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:
@@ -317,9 +376,11 @@ def run(args: argparse.Namespace) -> int:
                 DOMREG_LOG_LEVEL="WARNING",
             )
             cli = [sys.executable, "-m", "domreg"]
-            wall, rss, cpu = _child(
-                [*cli, "escrow", "deposit", TLD, "--date", day.isoformat()], env
-            )
+            with _ServerCpu(url) as server:
+                wall, rss, cpu = _child(
+                    [*cli, "escrow", "deposit", TLD, "--date", day.isoformat()], env
+                )
+            results["deposit_server_cpu_s"] = server.seconds
             spec = model.Spec(TLD, day)
             ryde_file = work / "data" / "escrow" / spec.name("ryde")
             results.update(
@@ -329,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
                 ryde_bytes=ryde_file.stat().st_size,
             )
             print(
-                f"deposit: {wall:.1f} s ({cpu:.1f} s CPU), peak RSS {rss / 2**20:.0f} MiB, {ryde_file.stat().st_size / 2**20:.0f} MiB .ryde",
+                f"deposit: {wall:.1f} s ({cpu:.1f} s CPU{_server(results['deposit_server_cpu_s'])}), peak RSS {rss / 2**20:.0f} MiB, {ryde_file.stat().st_size / 2**20:.0f} MiB .ryde",
                 flush=True,
             )
             # The XML on its own, then the floor: gpg alone on it.
@@ -402,12 +463,19 @@ def run(args: argparse.Namespace) -> int:
             return 0
         with _database(args.backend, work, args.pg_url, "restored") as url2:
             env["DOMREG_DATABASE_URL"] = url2
-            wall, rss, cpu = _child(
-                [*cli, "escrow", "restore", str(ryde_file), "--decryption-key", str(agent_sec)], env
+            with _ServerCpu(url2) as server:
+                wall, rss, cpu = _child(
+                    [*cli, "escrow", "restore", str(ryde_file), "--decryption-key", str(agent_sec)],
+                    env,
+                )
+            results.update(
+                restore_s=wall,
+                restore_cpu_s=cpu,
+                restore_rss=rss,
+                restore_server_cpu_s=server.seconds,
             )
-            results.update(restore_s=wall, restore_cpu_s=cpu, restore_rss=rss)
             print(
-                f"restore: {wall:.1f} s ({cpu:.1f} s CPU), peak RSS {rss / 2**20:.0f} MiB",
+                f"restore: {wall:.1f} s ({cpu:.1f} s CPU{_server(server.seconds)}), peak RSS {rss / 2**20:.0f} MiB",
                 flush=True,
             )
         r = results

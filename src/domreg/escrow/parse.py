@@ -64,8 +64,8 @@ def _time(el: Any, tag: str) -> Any:
     return None if text is None else m.parse_time(text)
 
 
-def _statuses(el: Any, tag: str) -> list[tuple[str, str | None, str | None]]:
-    return [(s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in el.iter(tag)]
+def _statuses(k: _Kids, tag: str) -> list[tuple[str, str | None, str | None]]:
+    return [(s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in k.each(tag)]
 
 
 def _trn(el: Any, prefix: str) -> dict[str, Any] | None:
@@ -83,9 +83,9 @@ def _trn(el: Any, prefix: str) -> dict[str, Any] | None:
 
 
 def domain(el: Any) -> dict[str, Any]:
-    ns = el.find(D + "ns")
+    k = _Kids(el)
     ds = []
-    sec = el.find(D + "secDNS")
+    sec = k.first.get(D + "secDNS")
     if sec is not None:
         for d in sec.iter(SEC + "dsData"):
             key = d.find(SEC + "keyData")
@@ -107,15 +107,11 @@ def domain(el: Any) -> dict[str, Any]:
                     ),
                 )
             )
-    k = _Kids(el)
     ns = k.first.get(D + "ns")
     return {
         "name": k.text(D + "name"),
         "roid": k.text(D + "roid"),
-        "statuses": [
-            (s.get("s"), s.get("lang"), (s.text or "").strip() or None)
-            for s in k.each(D + "status")
-        ],
+        "statuses": _statuses(k, D + "status"),
         "rgp": [r.get("s") for r in k.each(D + "rgpStatus")],
         "registrant": k.text(D + "registrant"),
         "contacts": [(c.get("type"), (c.text or "").strip()) for c in k.each(D + "contact")],
@@ -133,30 +129,32 @@ def domain(el: Any) -> dict[str, Any]:
 
 
 def host(el: Any) -> dict[str, Any]:
+    k = _Kids(el)
     return {
-        "name": _t(el, H + "name"),
-        "roid": _t(el, H + "roid"),
-        "statuses": _statuses(el, H + "status"),
-        "addresses": [((a.text or "").strip(), a.get("ip", "v4")) for a in el.iter(H + "addr")],
-        "sponsor": _t(el, H + "clID"),
-        "creator": _t(el, H + "crRr"),
-        "created_at": _time(el, H + "crDate"),
-        "updater": _t(el, H + "upRr"),
-        "updated_at": _time(el, H + "upDate"),
-        "transferred_at": _time(el, H + "trDate"),
+        "name": k.text(H + "name"),
+        "roid": k.text(H + "roid"),
+        "statuses": _statuses(k, H + "status"),
+        "addresses": [((a.text or "").strip(), a.get("ip", "v4")) for a in k.each(H + "addr")],
+        "sponsor": k.text(H + "clID"),
+        "creator": k.text(H + "crRr"),
+        "created_at": k.time(H + "crDate"),
+        "updater": k.text(H + "upRr"),
+        "updated_at": k.time(H + "upDate"),
+        "transferred_at": k.time(H + "trDate"),
     }
 
 
-def _phone(el: Any, tag: str) -> tuple[str | None, str | None]:
-    found = el.find(tag)
+def _phone(k: _Kids, tag: str) -> tuple[str | None, str | None]:
+    found = k.first.get(tag)
     if found is None:
         return None, None
     return (found.text or "").strip() or None, found.get("x")
 
 
 def contact(el: Any) -> dict[str, Any]:
+    k = _Kids(el)
     postal = []
-    for p in el.iter(C + "postalInfo"):
+    for p in k.each(C + "postalInfo"):
         addr = p.find(CC + "addr")
         postal.append(
             {
@@ -172,10 +170,10 @@ def contact(el: Any) -> dict[str, Any]:
                 "cc": None if addr is None else _t(addr, CC + "cc"),
             }
         )
-    voice, voice_ext = _phone(el, C + "voice")
-    fax, fax_ext = _phone(el, C + "fax")
+    voice, voice_ext = _phone(k, C + "voice")
+    fax, fax_ext = _phone(k, C + "fax")
     disclose = None
-    d = el.find(C + "disclose")
+    d = k.first.get(C + "disclose")
     if d is not None:
         fields = []
         for child in d:
@@ -183,22 +181,22 @@ def contact(el: Any) -> dict[str, Any]:
             fields.append(f"{local}_{child.get('type')}" if child.get("type") else local)
         disclose = {"flag": 1 if d.get("flag") in ("1", "true") else 0, "fields": sorted(fields)}
     return {
-        "id": _t(el, C + "id"),
-        "roid": _t(el, C + "roid"),
-        "statuses": _statuses(el, C + "status"),
+        "id": k.text(C + "id"),
+        "roid": k.text(C + "roid"),
+        "statuses": _statuses(k, C + "status"),
         "postal": postal,
         "voice": voice,
         "voice_ext": voice_ext,
         "fax": fax,
         "fax_ext": fax_ext,
-        "email": _t(el, C + "email"),
-        "sponsor": _t(el, C + "clID"),
-        "creator": _t(el, C + "crRr"),
-        "created_at": _time(el, C + "crDate"),
-        "updater": _t(el, C + "upRr"),
-        "updated_at": _time(el, C + "upDate"),
-        "transferred_at": _time(el, C + "trDate"),
-        "trn": _trn(el, C),
+        "email": k.text(C + "email"),
+        "sponsor": k.text(C + "clID"),
+        "creator": k.text(C + "crRr"),
+        "created_at": k.time(C + "crDate"),
+        "updater": k.text(C + "upRr"),
+        "updated_at": k.time(C + "upDate"),
+        "transferred_at": k.time(C + "trDate"),
+        "trn": _trn(el, C) if C + "trnData" in k.first else None,
         "disclose": disclose,
     }
 

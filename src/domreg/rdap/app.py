@@ -67,6 +67,18 @@ _ANSWERED = (200, 304, 404)
 Headers = list[tuple[bytes, bytes]]
 
 
+def _subject(kind: str, rest: str, scope: dict[str, Any]) -> str | None:
+    """The name a query is about, for its TLD (`metrics.tld_of`): the domain or name server
+    looked up, or a domain or name server search's `name` pattern; None for the rest."""
+    if kind in ("domain", "nameserver"):
+        return rest
+    if kind in ("domains", "nameservers"):
+        for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+            if key == "name":
+                return value
+    return None
+
+
 class RdapApp:
     """The ASGI application; `ctx` is the HTTP service's `HttpContext`."""
 
@@ -102,9 +114,10 @@ class RdapApp:
             err = RdapError(500, "the server could not answer; the error is logged")
             status, body, headers = 500, orjson.dumps(err.body()), []
         if status in _ANSWERED:  # one dict increment per answered query (the activity report)
-            counted = _COUNTED.get(scope["path"][len(PREFIX) :].partition("/")[0])
+            kind, _, rest = scope["path"][len(PREFIX) :].partition("/")
+            counted = _COUNTED.get(kind)
             if counted is not None:
-                metrics.count(metrics.RDAP, counted, self.clock.now())
+                metrics.count(metrics.RDAP, counted, self.clock.now(), _subject(kind, rest, scope))
         headers.append(_CORS)
         if status == 204:
             await send({"type": "http.response.start", "status": 204, "headers": headers})

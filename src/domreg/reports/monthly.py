@@ -21,9 +21,15 @@ Transactions report (one row per registrar accredited for the TLD, then "Totals"
 
 Activity report (one row): operational registrars, and the counters: zone file access
 passwords, WHOIS port 43 / web / searchable queries, DNS queries, every EPP command by type
-(srs-*: every command received, successful or not) and RDAP queries. The counters are kept
-per registry, not per TLD, so a registry of several TLDs reports the same query counts for
-each.
+(srs-*: every command received, successful or not) and RDAP queries. A TLD's report counts
+the rows of `service_counters` of that TLD and those of no TLD (tld ""). RDAP and WHOIS
+queries are counted per TLD (`metrics.tld_of`): a domain or name server lookup, or a search
+by name pattern, counts in the report of the TLD of its name; the queries about no TLD of the
+registry (registrar and entity lookups, help, entity searches, names under other TLDs) count
+in every TLD's report, since each TLD's RDAP and WHOIS service answered them (ICANN's
+specification text is not in the reference set; this is the rule domreg chose). EPP, DNS and
+zone file access counters carry no TLD yet, so a registry of several TLDs reports the same
+counts of those for each.
 """
 
 from __future__ import annotations
@@ -204,8 +210,7 @@ def transactions(conn: Connection, tld: str, month: str) -> list[dict[str, Any]]
         select(sc.c.name, func.sum(sc.c.count))
         .where(
             sc.c.service == "epp-adds",
-            sc.c.day >= start.date().isoformat(),
-            sc.c.day < end.date().isoformat(),
+            _counted_for(row_tld.name, start, end),
         )
         .group_by(sc.c.name)
     ):
@@ -308,6 +313,17 @@ def _previous_sponsor(
     return None if raw is None else clid_ids.get(orjson.loads(raw)["sponsor"])
 
 
+def _counted_for(tld: str, start: datetime, end: datetime) -> Any:
+    """The query counters of the month that a TLD's reports count: its own and those of no
+    TLD."""
+    sc = t.service_counters
+    return and_(
+        sc.c.day >= start.date().isoformat(),
+        sc.c.day < end.date().isoformat(),
+        sc.c.tld.in_((tld, "")),
+    )
+
+
 def activity(conn: Connection, tld: str, month: str) -> dict[str, Any]:
     """The activity report's one row, as column -> value."""
     start, end = month_bounds(month)
@@ -317,7 +333,7 @@ def activity(conn: Connection, tld: str, month: str) -> dict[str, Any]:
         (service, name): int(n)
         for service, name, n in conn.execute(
             select(sc.c.service, sc.c.name, func.sum(sc.c.count))
-            .where(sc.c.day >= start.date().isoformat(), sc.c.day < end.date().isoformat())
+            .where(_counted_for(row_tld.name, start, end))
             .group_by(sc.c.service, sc.c.name)
         )
     }

@@ -487,14 +487,16 @@ tld_dns = Table(
 # ---------------------------------------------------------------- escrow, reports (issue 7)
 
 #: Counts of queries that leave no history row (EPP check/info/poll/login..., RDAP and WHOIS
-#: lookups), per UTC day: `metrics.py` keeps them in memory and adds them here every few
-#: seconds. The monthly activity report reads them.
+#: lookups), per UTC day and TLD: `metrics.py` keeps them in memory and adds them here every
+#: few seconds. The monthly activity report of a TLD reads its rows and those of no TLD.
 service_counters = Table(
     "service_counters",
     metadata,
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
     Column("service", String(16), primary_key=True),  # epp, rdap, whois, zfa...
     Column("name", String(64), primary_key=True),  # e.g. domain:check, login, lookup
+    # The TLD the query was about (RDAP, WHOIS); "" for none (see metrics.py).
+    Column("tld", String(63), primary_key=True, server_default=""),
     Column("count", BigInteger, nullable=False, server_default="0"),
 )
 

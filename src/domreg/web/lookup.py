@@ -151,7 +151,8 @@ def routes(web: Web) -> list[BaseRoute]:
             else:
                 now = web.now()
                 found = await web.read(lambda conn: find(conn, q, now))
-                metrics.count(metrics.WHOIS, "web", now)  # ICANN's web-whois-queries
+                # ICANN's web-whois-queries, in the report of the TLD of the name looked up
+                metrics.count(metrics.WHOIS, "web", now, q.strip())
                 if found is None:
                     errors["q"] = f"Nothing registered here matches {q.strip()!r}."
                     status = 404

@@ -75,6 +75,18 @@ def answer(conn: Any, text: str, now: datetime) -> tuple[str, datetime | None]:
     return render.no_match(subject, now), None
 
 
+def subject(text: str) -> str | None:
+    """The domain or name server name query `text` is about (for its TLD in the activity
+    report, `metrics.tld_of`); None for a registrar query."""
+    words = text.split(None, 1)
+    kind = words[0].lower() if words else ""
+    if kind == "registrar" and len(words) == 2:
+        return None
+    if kind in KINDS and len(words) == 2:
+        return words[1].strip()
+    return text.strip()
+
+
 class WhoisProtocol(asyncio.Protocol):
     """One connection: read one line (bounded, timed), answer it, close."""
 
@@ -234,7 +246,7 @@ class WhoisServer:
         empty line is refused, not counted)."""
         now = self.clock.now()
         if text and not text.isspace():
-            metrics.count(metrics.WHOIS, PORT43, now)
+            metrics.count(metrics.WHOIS, PORT43, now, subject(text))
         return now, self._stamp_of(now)
 
     def cached(self, text: str, token: query.Version, now: datetime, stamp: bytes) -> bytes | None:
