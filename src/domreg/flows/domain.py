@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +24,8 @@ from domreg.flows.base import (
     CLIDS as _CLIDS,
 )
 from domreg.flows.base import (
+    HISTORY_INSERT,
+    OUTBOX_INSERT,
     STATUSES,
     Context,
     check_auth_info,
@@ -32,6 +34,7 @@ from domreg.flows.base import (
     forbid,
     hash_auth_info,
     record,
+    record_params,
     statuses_of,
 )
 from domreg.flows.lookup import (
@@ -523,35 +526,87 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         )
     if admitted is not None:
         launch.record(conn, domain_id, admitted)
-    record(
-        ctx,
-        object_type="domain",
-        roid_=domain_roid,
-        name=dn.name,
-        command="domain:create",
-        snapshot=state,
-        tld=tld.name,
-    )
     # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
     # create of that registrar waits for it. 2104 rolls back everything written above.
-    ledger_id = billing.charge(
-        ctx,
-        registrar_id=ctx.actor.id,
-        tld_id=tld.id,
-        label=label,
-        domain_name=dn.name,
-        roid=domain_roid,
-        operation="create",
-        years=years,
-        price=price,
+    ledger_id = _record_and_charge(
+        ctx, tld, dn.name, label, domain_id, domain_roid, years, price, state, facts.add_grace_days
     )
     if token is not None:
         tokens.redeem(conn, ctx.now, token)
-    lifecycle.created(
-        ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=facts.add_grace_days
-    )
     charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
     return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
+
+
+def _record_and_charge(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    label: str,
+    domain_id: int,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
+) -> int:
+    """The end of a create: history and outbox rows, the charge, the add grace period.
+
+    Returns the ledger id. On SQLite (no round trips) `record`, `billing.charge` and
+    `lifecycle.created` run one after another. On PostgreSQL the five writes are one
+    statement (`_CREATE_TAIL`) instead of five round trips: the same rows, from the same
+    binds (`record_params`), the ledger and grace rows only if the balance UPDATE moved
+    (its row back says so); a 2104 then rolls back everything, as `billing.charge`'s does.
+    The registrar's row is locked by that last statement until COMMIT.
+    """
+    conn = ctx.conn
+    if conn.dialect.name != "postgresql" or not ctx.actor.id:
+        record(
+            ctx,
+            object_type="domain",
+            roid_=roid_,
+            name=name,
+            command="domain:create",
+            snapshot=state,
+            tld=tld.name,
+        )
+        ledger_id = billing.charge(
+            ctx,
+            registrar_id=ctx.actor.id,
+            tld_id=tld.id,
+            label=label,
+            domain_name=name,
+            roid=roid_,
+            operation="create",
+            years=years,
+            price=price,
+        )
+        lifecycle.created(
+            ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=add_grace_days
+        )
+        return ledger_id
+    history, outbox = record_params(
+        ctx, object_type="domain", roid_=roid_, name=name, command="domain:create", snapshot=state
+    )
+    # One set of binds: the rows' shared columns (svtrid, roid, registrar...) have one value.
+    done = _CREATE_TAIL.first(
+        conn,
+        **{**history, **outbox},
+        tld=tld.name,
+        currency=price.currency,
+        amount=price.amount,
+        debit=-price.amount,
+        kind="create",
+        tld_id=tld.id,
+        domain_name=name,
+        years=years,
+        domain_id=domain_id,
+        grace_kind=lifecycle.ADD,
+        ends_at=ctx.now + timedelta(days=add_grace_days),
+    )
+    if done is None:
+        billing.refuse(conn, ctx.actor.id, price, "create")
+    billing.warn_low_balance(ctx, ctx.actor.id, price, done.balance, done.low_balance_threshold)
+    return int(done.ledger_id)
 
 
 def _created_snapshot(
@@ -664,6 +719,64 @@ def _insert_live_domain(insert_: Any) -> Query:
 
 _INSERT_DOMAIN_SQLITE = _insert_live_domain(sqlite_insert)
 _INSERT_DOMAIN_PG = _insert_live_domain(pg_insert)
+
+
+def _create_tail() -> Query:
+    """`_record_and_charge` on PostgreSQL: one statement of data-modifying CTEs.
+
+    The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
+    (`billing.CHARGE_UPDATE`), the ledger INSERT from its row and the add grace period's
+    INSERT from the ledger row's id. No row back: the UPDATE moved nothing (2104)."""
+    moved = billing.CHARGE_UPDATE.cte("moved")
+    led, gp = t.ledger, t.grace_periods
+    ledger_binds = {
+        "registrar_id": "registrar_id",
+        "at": "at",
+        "kind": "kind",
+        "amount": "debit",
+        "currency": "currency",
+        "tld_id": "tld_id",
+        "domain_name": "domain_name",
+        "roid": "roid",
+        "years": "years",
+        "svtrid": "svtrid",
+    }
+    charged = (
+        insert(led)
+        .from_select(
+            list(ledger_binds),
+            select(*(bindparam(b, type_=led.c[c].type) for c, b in ledger_binds.items()))
+            .select_from(moved),
+        )
+        .returning(led.c.id)
+        .cte("charged")
+    )
+    grace_binds = {
+        "domain_id": "domain_id",
+        "kind": "grace_kind",
+        "starts_at": "at",
+        "ends_at": "ends_at",
+        "registrar_id": "registrar_id",
+    }
+    grace = (
+        insert(gp)
+        .from_select(
+            [*grace_binds, "ledger_id"],
+            select(
+                *(bindparam(b, type_=gp.c[c].type) for c, b in grace_binds.items()),
+                charged.c.id,
+            ),
+        )
+        .cte("grace")
+    )
+    return Query(
+        select(moved.c.balance, moved.c.low_balance_threshold, charged.c.id.label("ledger_id"))
+        .select_from(moved.join(charged, true()))
+        .add_cte(HISTORY_INSERT.cte("history_row"), OUTBOX_INSERT.cte("outbox_row"), grace)
+    )
+
+
+_CREATE_TAIL = _create_tail()
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
