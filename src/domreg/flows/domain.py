@@ -745,8 +745,9 @@ def _create_tail() -> Query:
         insert(led)
         .from_select(
             list(ledger_binds),
-            select(*(bindparam(b, type_=led.c[c].type) for c, b in ledger_binds.items()))
-            .select_from(moved),
+            select(
+                *(bindparam(b, type_=led.c[c].type) for c, b in ledger_binds.items())
+            ).select_from(moved),
         )
         .returning(led.c.id)
         .cte("charged")
