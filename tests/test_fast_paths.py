@@ -171,10 +171,14 @@ def _written(conn, svtrid: str) -> dict[str, dict]:  # type: ignore[no-untyped-d
     return out
 
 
-def test_create_writes_what_record_charge_and_created_write(db: Database) -> None:
-    """The create's tail (one statement on PostgreSQL) against `record`, `billing.charge`
-    and `lifecycle.created` run one by one for the same domain: the same rows."""
+@pytest.mark.parametrize("with_ns", [False, True])
+def test_create_writes_what_record_charge_and_created_write(db: Database, with_ns: bool) -> None:
+    """The create's writes (on PostgreSQL one statement with the domain INSERT, or after it
+    when there are nameservers to link) against `record`, `billing.charge` and
+    `lifecycle.created` run one by one for the same domain: the same rows."""
     x = _actor(db, "ClientX")
+    if with_ns:
+        _run(db, x, host.create, host.HostCreate("ns1.other.example"))
     with db.write() as conn:
         before = conn.execute(
             select(t.registrars.c.balance).where(t.registrars.c.id == x.id)
@@ -184,7 +188,8 @@ def test_create_writes_what_record_charge_and_created_write(db: Database) -> Non
             .where(t.registrars.c.id == x.id)
             .values(low_balance_threshold=before - 1)
         )
-    created = _run(db, x, domain.create, domain.DomainCreate("tail.test", "pw-X1"))
+    ns = ("ns1.other.example",) if with_ns else ()
+    created = _run(db, x, domain.create, domain.DomainCreate("tail.test", "pw-X1", ns=ns))
     general_svtrid = SVTRIDS.next()
     with db.write() as conn:
         row = conn.execute(select(t.domains).where(t.domains.c.name == "tail.test")).one()

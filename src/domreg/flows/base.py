@@ -10,10 +10,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Insert, bindparam, insert, select
 
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -233,7 +233,8 @@ _OUTBOX = _insert_all(
     t.outbox, "created_at", "topic", "object_type", "roid", "name", "tld", "svtrid"
 )
 #: `record`'s two statements, for a caller that composes them into one (`domain.create`).
-HISTORY_INSERT, OUTBOX_INSERT = _HISTORY.statement, _OUTBOX.statement
+HISTORY_INSERT = cast(Insert, _HISTORY.statement)
+OUTBOX_INSERT = cast(Insert, _OUTBOX.statement)
 
 
 def enqueue_poll(

@@ -12,9 +12,9 @@ crosses the registrar's low-balance threshold queues a "low_balance" poll messag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
 from domreg.flows.base import Context, enqueue_poll
 from domreg.model.errors import EppError
@@ -144,7 +144,7 @@ _CHARGE = Query(
 )
 #: The charge's conditional UPDATE, for a caller that composes it into one statement with
 #: what follows it (`domain.create` on PostgreSQL).
-CHARGE_UPDATE = _CHARGE.statement
+CHARGE_UPDATE = cast(Update, _CHARGE.statement)
 _LEDGER = Query(
     insert(t.ledger)
     .values(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, true
+from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -488,21 +488,36 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     if token is not None:
         price = tokens.discounted(price, token)
     fees.agree(price, cmd.fee)
+    row = {
+        "roid": domain_roid,
+        "name": dn.name,
+        "tld_id": tld.id,
+        "registrar_id": ctx.actor.id,
+        "creator_id": ctx.actor.id,
+        "created_at": ctx.now,
+        "expires_at": expires,
+        "registrant_id": registrant_id,
+        "auth_info": hash_auth_info(cmd.auth_info),
+    }
+    if (
+        conn.dialect.name == "postgresql"
+        and ctx.actor.id
+        and not (host_ids or cmd.contacts or cmd.dnssec or admitted)
+    ):
+        # Nothing to link to the new row: the domain INSERT and everything after it are one
+        # statement (`_CREATE_ALL`), one round trip before COMMIT.
+        state = _created_snapshot(ctx, dn.name, domain_roid, expires, [], cmd.registrant, ())
+        _, ledger_id = _write_pg(
+            ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
+        )
+        if token is not None:
+            tokens.redeem(conn, ctx.now, token)
+        charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
+        return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
     # ON CONFLICT on the live-name index: a session that registered the name between our
     # check and this insert makes it insert nothing (no savepoint needed to survive it).
     insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
-    domain_id = insert_live.scalar(
-        conn,
-        roid=domain_roid,
-        name=dn.name,
-        tld_id=tld.id,
-        registrar_id=ctx.actor.id,
-        creator_id=ctx.actor.id,
-        created_at=ctx.now,
-        expires_at=expires,
-        registrant_id=registrant_id,
-        auth_info=hash_auth_info(cmd.auth_info),
-    )
+    domain_id = insert_live.scalar(conn, **row)
     if domain_id is None:
         # Another session registered the name between our check and our insert.
         raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
@@ -584,29 +599,64 @@ def _record_and_charge(
             ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=add_grace_days
         )
         return ledger_id
+    return _write_pg(
+        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
+    )[1]
+
+
+def _write_pg(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
+    *,
+    domain_id: int | None = None,
+    domain: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """A create's writes on PostgreSQL in one statement; returns (domain id, ledger id).
+
+    With `domain_id` (the row is written): `_CREATE_TAIL`. With `domain` (the new row's
+    values): `_CREATE_ALL`, which inserts it first, ON CONFLICT DO NOTHING; no row back means
+    a concurrent create holds the name (2302), and nothing is charged. No charge back: 2104
+    (`billing.refuse`), and the transaction rolls back everything written.
+    """
+    conn = ctx.conn
     history, outbox = record_params(
-        ctx, object_type="domain", roid_=roid_, name=name, command="domain:create", snapshot=state
+        ctx,
+        object_type="domain",
+        roid_=roid_,
+        name=name,
+        command="domain:create",
+        snapshot=state,
     )
     # One set of binds: the rows' shared columns (svtrid, roid, registrar...) have one value.
-    done = _CREATE_TAIL.first(
-        conn,
-        **{**history, **outbox},
-        tld=tld.name,
-        currency=price.currency,
-        amount=price.amount,
-        debit=-price.amount,
-        kind="create",
-        tld_id=tld.id,
-        domain_name=name,
-        years=years,
-        domain_id=domain_id,
-        grace_kind=lifecycle.ADD,
-        ends_at=ctx.now + timedelta(days=add_grace_days),
-    )
-    if done is None:
+    params = {
+        **history,
+        **outbox,
+        **(domain or {"domain_id": domain_id}),
+        "tld": tld.name,
+        "currency": price.currency,
+        "amount": price.amount,
+        "debit": -price.amount,
+        "kind": "create",
+        "tld_id": tld.id,
+        "domain_name": name,
+        "years": years,
+        "grace_kind": lifecycle.ADD,
+        "ends_at": ctx.now + timedelta(days=add_grace_days),
+    }
+    done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
+    if done is None and domain:
+        # Another session registered the name between our check and our insert.
+        raise EppError(Result.OBJECT_EXISTS, f"domain {name} is already registered")
+    if done is None or done.ledger_id is None:
         billing.refuse(conn, ctx.actor.id, price, "create")
     billing.warn_low_balance(ctx, ctx.actor.id, price, done.balance, done.low_balance_threshold)
-    return int(done.ledger_id)
+    return int(done.domain_id), int(done.ledger_id)
 
 
 def _created_snapshot(
@@ -705,9 +755,9 @@ _DOMAIN_COLUMNS = (
 )
 
 
-def _insert_live_domain(insert_: Any) -> Query:
+def _live_domain_insert(insert_: Any) -> Any:
     """INSERT of a new domain that inserts nothing if a live domain holds the name."""
-    return Query(
+    return (
         insert_(t.domains)
         .values({c: bindparam(c) for c in _DOMAIN_COLUMNS})
         .on_conflict_do_nothing(
@@ -717,17 +767,28 @@ def _insert_live_domain(insert_: Any) -> Query:
     )
 
 
-_INSERT_DOMAIN_SQLITE = _insert_live_domain(sqlite_insert)
-_INSERT_DOMAIN_PG = _insert_live_domain(pg_insert)
+_INSERT_DOMAIN_SQLITE = Query(_live_domain_insert(sqlite_insert))
+_INSERT_DOMAIN_PG = Query(_live_domain_insert(pg_insert))
 
 
-def _create_tail() -> Query:
-    """`_record_and_charge` on PostgreSQL: one statement of data-modifying CTEs.
+def _create_writes(with_domain: bool) -> Query:
+    """`_write_pg`'s statement: data-modifying CTEs, one round trip.
 
     The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
     (`billing.CHARGE_UPDATE`), the ledger INSERT from its row and the add grace period's
-    INSERT from the ledger row's id. No row back: the UPDATE moved nothing (2104)."""
-    moved = billing.CHARGE_UPDATE.cte("moved")
+    INSERT from the ledger row's id: no ledger or grace row unless the UPDATE moved. With
+    `with_domain`, the domain INSERT (`_live_domain_insert`) comes first and the UPDATE
+    runs only if it inserted (EXISTS on its RETURNING): no row back, the name was taken;
+    otherwise the grace row gets the new domain's id, and the row carries it. Without, the
+    domain id is a bind, and no row back means the UPDATE moved nothing (2104)."""
+    charge = billing.CHARGE_UPDATE
+    if with_domain:
+        created = _live_domain_insert(pg_insert).cte("created")
+        charge = charge.where(exists(select(created.c.id)))
+        domain_id: Any = created.c.id
+    else:
+        domain_id = bindparam("domain_id", type_=t.grace_periods.c.domain_id.type)
+    moved = charge.cte("moved")
     led, gp = t.ledger, t.grace_periods
     ledger_binds = {
         "registrar_id": "registrar_id",
@@ -753,7 +814,6 @@ def _create_tail() -> Query:
         .cte("charged")
     )
     grace_binds = {
-        "domain_id": "domain_id",
         "kind": "grace_kind",
         "starts_at": "at",
         "ends_at": "ends_at",
@@ -762,22 +822,32 @@ def _create_tail() -> Query:
     grace = (
         insert(gp)
         .from_select(
-            [*grace_binds, "ledger_id"],
+            ["domain_id", *grace_binds, "ledger_id"],
             select(
+                domain_id,
                 *(bindparam(b, type_=gp.c[c].type) for c, b in grace_binds.items()),
                 charged.c.id,
             ),
         )
         .cte("grace")
     )
+    ctes = (HISTORY_INSERT.cte("history_row"), OUTBOX_INSERT.cte("outbox_row"), grace)
+    paid = (moved.c.balance, moved.c.low_balance_threshold, charged.c.id.label("ledger_id"))
+    if not with_domain:
+        return Query(
+            select(domain_id.label("domain_id"), *paid)
+            .select_from(moved.join(charged, true()))
+            .add_cte(*ctes)
+        )
     return Query(
-        select(moved.c.balance, moved.c.low_balance_threshold, charged.c.id.label("ledger_id"))
-        .select_from(moved.join(charged, true()))
-        .add_cte(HISTORY_INSERT.cte("history_row"), OUTBOX_INSERT.cte("outbox_row"), grace)
+        select(created.c.id.label("domain_id"), *paid)
+        .select_from(created.outerjoin(moved.join(charged, true()), true()))
+        .add_cte(*ctes)
     )
 
 
-_CREATE_TAIL = _create_tail()
+_CREATE_TAIL = _create_writes(with_domain=False)
+_CREATE_ALL = _create_writes(with_domain=True)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
