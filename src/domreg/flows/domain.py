@@ -428,6 +428,12 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     Charges `create` for the period (the premium price for a premium name, the registrar's
     override if it has one, less an allocation token's discount) in the same transaction; the
     result carries the ledger id.
+
+    Round trips on PostgreSQL: one SELECT (`_CREATE_FACTS`), then, for a create with nothing
+    to link to the new row (no nameservers, contacts, DS data or launch record), one
+    statement for every write (`_CREATE_ALL`: domain, history, outbox, charge, ledger, add
+    grace period); otherwise the domain INSERT and its links, then one statement for the
+    rest (`_CREATE_TAIL`). SQLite runs the same writes one statement at a time.
     """
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
