@@ -508,7 +508,9 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     if (
         conn.dialect.name == "postgresql"
         and ctx.actor.id
-        and not (host_ids or cmd.contacts or cmd.dnssec or admitted)
+        and not (host_ids or cmd.contacts)
+        and cmd.dnssec is None
+        and admitted is None
     ):
         # Nothing to link to the new row: the domain INSERT and everything after it are one
         # statement (`_CREATE_ALL`), one round trip before COMMIT.
@@ -516,42 +518,48 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         _, ledger_id = _write_pg(
             ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
         )
-        if token is not None:
-            tokens.redeem(conn, ctx.now, token)
-        charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
-        return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
-    # ON CONFLICT on the live-name index: a session that registered the name between our
-    # check and this insert makes it insert nothing (no savepoint needed to survive it).
-    insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
-    domain_id = insert_live.scalar(conn, **row)
-    if domain_id is None:
-        # Another session registered the name between our check and our insert.
-        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
-    if host_ids:
-        conn.execute(
-            insert(t.domain_hosts),
-            [{"domain_id": domain_id, "host_id": h} for h in set(host_ids.values())],
+    else:
+        # ON CONFLICT on the live-name index: a session that registered the name between our
+        # check and this insert makes it insert nothing (no savepoint needed to survive it).
+        insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
+        domain_id = insert_live.scalar(conn, **row)
+        if domain_id is None:
+            # Another session registered the name between our check and our insert.
+            raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
+        if host_ids:
+            conn.execute(
+                insert(t.domain_hosts),
+                [{"domain_id": domain_id, "host_id": h} for h in set(host_ids.values())],
+            )
+        links = {(ctype, contact_ids[h]) for ctype, h in cmd.contacts}
+        if links:
+            conn.execute(
+                insert(t.domain_contacts),
+                [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
+            )
+        if cmd.dnssec is not None:
+            dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
+            state = snapshot(conn, domain_id)
+        else:  # the state after the create, from what it wrote (`snapshot` without reading back)
+            state = _created_snapshot(
+                ctx, dn.name, domain_roid, expires, sorted(host_ids), cmd.registrant, cmd.contacts
+            )
+        if admitted is not None:
+            launch.record(conn, domain_id, admitted)
+        # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
+        # create of that registrar waits for it. 2104 rolls back everything written above.
+        ledger_id = _record_and_charge(
+            ctx,
+            tld,
+            dn.name,
+            label,
+            domain_id,
+            domain_roid,
+            years,
+            price,
+            state,
+            facts.add_grace_days,
         )
-    links = {(ctype, contact_ids[h]) for ctype, h in cmd.contacts}
-    if links:
-        conn.execute(
-            insert(t.domain_contacts),
-            [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
-        )
-    if cmd.dnssec is not None:
-        dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
-        state = snapshot(conn, domain_id)
-    else:  # the state after the create, from what it wrote (`snapshot` without reading back)
-        state = _created_snapshot(
-            ctx, dn.name, domain_roid, expires, sorted(host_ids), cmd.registrant, cmd.contacts
-        )
-    if admitted is not None:
-        launch.record(conn, domain_id, admitted)
-    # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
-    # create of that registrar waits for it. 2104 rolls back everything written above.
-    ledger_id = _record_and_charge(
-        ctx, tld, dn.name, label, domain_id, domain_roid, years, price, state, facts.add_grace_days
-    )
     if token is not None:
         tokens.redeem(conn, ctx.now, token)
     charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
