@@ -4,7 +4,9 @@
 domain back, reads its TLD, accreditation, holder, reserved reason and price in one
 statement, and inserts with ON CONFLICT instead of a savepoint; these tests hold each of
 those to the general code's answer (`domain.snapshot`, `billing.quote`, the grace period
-from the TLD row).
+from the TLD row). On PostgreSQL it writes its history, outbox, charge, ledger and grace rows
+in one statement: the rows are held to those `record`, `billing.charge` and
+`lifecycle.created` write, and a 2104 to writing nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from domreg.clock import Clock
-from domreg.flows import billing, contact, domain, fees, host
-from domreg.flows.base import Actor, Context, SvTrIds
+from domreg.flows import billing, contact, domain, fees, host, lifecycle
+from domreg.flows.base import Actor, Context, SvTrIds, record
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store import schema as t
@@ -143,3 +145,120 @@ def test_create_refusals_keep_their_order(db: Database) -> None:
         with pytest.raises(EppError) as caught:
             _run(db, x, domain.create, domain.DomainCreate(name, "pw-X1"))
         assert caught.value.code == code and reason in caught.value.reason, name
+
+
+def _written(conn, svtrid: str) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    """The history, outbox, ledger and grace rows of one command, without their ids and
+    svTRID, times as offsets from the history row's."""
+    rows = {
+        "history": conn.execute(select(t.history).where(t.history.c.svtrid == svtrid)).one(),
+        "outbox": conn.execute(select(t.outbox).where(t.outbox.c.svtrid == svtrid)).one(),
+        "ledger": conn.execute(select(t.ledger).where(t.ledger.c.svtrid == svtrid)).one(),
+    }
+    rows["grace"] = conn.execute(
+        select(t.grace_periods).where(t.grace_periods.c.ledger_id == rows["ledger"].id)
+    ).one()
+    at = rows["history"].at
+    out = {}
+    for table, row in rows.items():
+        values = row._asdict()
+        for key in ("id", "svtrid", "ledger_id"):
+            values.pop(key, None)
+        out[table] = {
+            k: v - at if k in ("at", "created_at", "starts_at", "ends_at") else v
+            for k, v in values.items()
+        }
+    return out
+
+
+@pytest.mark.parametrize("with_ns", [False, True])
+def test_create_writes_what_record_charge_and_created_write(db: Database, with_ns: bool) -> None:
+    """The create's writes (on PostgreSQL one statement with the domain INSERT, or after it
+    when there are nameservers to link) against `record`, `billing.charge` and
+    `lifecycle.created` run one by one for the same domain: the same rows."""
+    x = _actor(db, "ClientX")
+    if with_ns:
+        _run(db, x, host.create, host.HostCreate("ns1.other.example"))
+    with db.write() as conn:
+        before = conn.execute(
+            select(t.registrars.c.balance).where(t.registrars.c.id == x.id)
+        ).scalar_one()
+        conn.execute(
+            update(t.registrars)
+            .where(t.registrars.c.id == x.id)
+            .values(low_balance_threshold=before - 1)
+        )
+    ns = ("ns1.other.example",) if with_ns else ()
+    created = _run(db, x, domain.create, domain.DomainCreate("tail.test", "pw-X1", ns=ns))
+    general_svtrid = SVTRIDS.next()
+    with db.write() as conn:
+        row = conn.execute(select(t.domains).where(t.domains.c.name == "tail.test")).one()
+        fast_svtrid, snapshot = conn.execute(
+            select(t.history.c.svtrid, t.history.c.snapshot).where(
+                t.history.c.object_name == "tail.test"
+            )
+        ).one()
+        ctx = Context(conn, Clock().now(), x, "FAST-1", general_svtrid)
+        record(
+            ctx,
+            object_type="domain",
+            roid_=row.roid,
+            name="tail.test",
+            command="domain:create",
+            snapshot=orjson.loads(snapshot),
+            tld="test",
+        )
+        ledger_id = billing.charge(
+            ctx,
+            registrar_id=x.id,
+            tld_id=row.tld_id,
+            label="tail",
+            domain_name="tail.test",
+            roid=row.roid,
+            operation="create",
+        )
+        lifecycle.created(ctx, row.id, ledger_id)
+    with db.read() as conn:
+        fast, general = _written(conn, fast_svtrid), _written(conn, general_svtrid)
+        ledger = conn.execute(select(t.ledger).where(t.ledger.c.svtrid == fast_svtrid)).one()
+        grace = conn.execute(
+            select(t.grace_periods).where(t.grace_periods.c.ledger_id == ledger.id)
+        ).one()
+        after = conn.execute(
+            select(t.registrars.c.balance).where(t.registrars.c.id == x.id)
+        ).scalar_one()
+        polls = conn.execute(
+            select(t.poll_messages.c.kind).where(t.poll_messages.c.registrar_id == x.id)
+        ).all()
+    assert fast == general
+    assert created.ledger_id == ledger.id and grace.domain_id == row.id
+    assert after == before + 2 * ledger.amount
+    assert [p.kind for p in polls] == ["low_balance"]  # the first charge crossed it
+
+
+def test_create_2104_writes_nothing(db: Database) -> None:
+    x = _actor(db, "ClientX")
+
+    def counts() -> list[int]:
+        with db.read() as conn:
+            rows = [
+                conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in (t.domains, t.history, t.outbox, t.ledger, t.grace_periods)
+            ]
+            balance = select(t.registrars.c.balance).where(t.registrars.c.id == x.id)
+            return [*rows, conn.execute(balance).scalar_one()]
+
+    with db.write() as conn:
+        tld_id = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == "test")).scalar()
+        price = billing.quote(conn, x.id, tld_id, "poor", "create")
+        conn.execute(
+            update(t.registrars)
+            .where(t.registrars.c.id == x.id)
+            .values(balance=price.amount - 1, credit_limit=0)
+        )
+    before = counts()
+    with pytest.raises(EppError) as caught:
+        _run(db, x, domain.create, domain.DomainCreate("poor.test", "pw-X1"))
+    assert caught.value.code == Result.BILLING_FAILURE
+    assert "insufficient funds" in caught.value.reason
+    assert counts() == before

@@ -10,10 +10,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Insert, bindparam, insert, select
 
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -170,29 +170,45 @@ def record(
     publish: bool = True,
 ) -> None:
     """Write the history row for a transform and, if `publish`, its outbox event."""
-    _HISTORY.execute(
-        ctx.conn,
-        svtrid=ctx.svtrid,
-        cltrid=ctx.cltrid,
-        registrar_id=ctx.actor.id or None,  # id 0: the registry itself
-        object_type=object_type,
-        roid=roid_,
-        object_name=name,
-        command=command,
-        at=ctx.now,
-        snapshot=orjson.dumps(snapshot, default=str).decode(),
+    history, outbox = record_params(
+        ctx, object_type=object_type, roid_=roid_, name=name, command=command, snapshot=snapshot
     )
+    _HISTORY.execute(ctx.conn, **history)
     if publish:
-        _OUTBOX.execute(
-            ctx.conn,
-            created_at=ctx.now,
-            topic=command,
-            object_type=object_type,
-            roid=roid_,
-            name=name,
-            tld=tld,
-            svtrid=ctx.svtrid,
-        )
+        _OUTBOX.execute(ctx.conn, **outbox, tld=tld)
+
+
+def record_params(
+    ctx: Context,
+    *,
+    object_type: str,
+    roid_: str,
+    name: str,
+    command: str,
+    snapshot: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The binds of `record`'s history row and of its outbox row (without `tld`), for a
+    caller that writes them in a statement of its own (`domain.create` on PostgreSQL)."""
+    history = {
+        "svtrid": ctx.svtrid,
+        "cltrid": ctx.cltrid,
+        "registrar_id": ctx.actor.id or None,  # id 0: the registry itself
+        "object_type": object_type,
+        "roid": roid_,
+        "object_name": name,
+        "command": command,
+        "at": ctx.now,
+        "snapshot": orjson.dumps(snapshot, default=str).decode(),
+    }
+    outbox = {
+        "created_at": ctx.now,
+        "topic": command,
+        "object_type": object_type,
+        "roid": roid_,
+        "name": name,
+        "svtrid": ctx.svtrid,
+    }
+    return history, outbox
 
 
 def _insert_all(table: Any, *columns: str) -> Query:
@@ -216,6 +232,9 @@ _HISTORY = _insert_all(
 _OUTBOX = _insert_all(
     t.outbox, "created_at", "topic", "object_type", "roid", "name", "tld", "svtrid"
 )
+#: `record`'s two statements, for a caller that composes them into one (`domain.create`).
+HISTORY_INSERT = cast(Insert, _HISTORY.statement)
+OUTBOX_INSERT = cast(Insert, _OUTBOX.statement)
 
 
 def enqueue_poll(

@@ -12,8 +12,9 @@ crosses the registrar's low-balance threshold queues a "low_balance" poll messag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
 from domreg.flows.base import Context, enqueue_poll
 from domreg.model.errors import EppError
@@ -141,6 +142,9 @@ _CHARGE = Query(
     .values(balance=_reg.c.balance - bindparam("amount"))
     .returning(_reg.c.balance, _reg.c.low_balance_threshold)
 )
+#: The charge's conditional UPDATE, for a caller that composes it into one statement with
+#: what follows it (`domain.create` on PostgreSQL).
+CHARGE_UPDATE = cast(Update, _CHARGE.statement)
 _LEDGER = Query(
     insert(t.ledger)
     .values(
@@ -193,8 +197,7 @@ def charge(
         conn, registrar_id=registrar_id, currency=price.currency, amount=price.amount
     )
     if moved is None:
-        require_funds(conn, registrar_id, price)  # raises 2104 saying why
-        raise EppError(Result.BILLING_FAILURE, f"{operation} could not be charged")
+        refuse(conn, registrar_id, price, operation)
     ledger_id = _LEDGER.scalar(
         conn,
         registrar_id=registrar_id,
@@ -210,7 +213,22 @@ def charge(
         refund_of=None,
         description=None,
     )
-    after, threshold = int(moved.balance), moved.low_balance_threshold
+    warn_low_balance(ctx, registrar_id, price, moved.balance, moved.low_balance_threshold)
+    return ledger_id
+
+
+def refuse(conn: Connection, registrar_id: int, price: Price, operation: str) -> NoReturn:
+    """2104 for a charge whose conditional UPDATE moved no balance, saying why."""
+    require_funds(conn, registrar_id, price)  # raises 2104 saying why
+    raise EppError(Result.BILLING_FAILURE, f"{operation} could not be charged")
+
+
+def warn_low_balance(
+    ctx: Context, registrar_id: int, price: Price, balance: int, threshold: int | None
+) -> None:
+    """After a charge of `price` left `balance`: the "low_balance" poll message if the charge
+    took the balance from at or above the registrar's `threshold` to below it."""
+    after = int(balance)
     if threshold is not None and after < threshold <= after + price.amount:
         enqueue_poll(
             ctx,
@@ -219,7 +237,6 @@ def charge(
             "Low balance",
             {"balance": after, "threshold": int(threshold), "currency": price.currency},
         )
-    return ledger_id
 
 
 def charge_id(ctx: Context, roid: str, kind: str) -> int | None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +24,8 @@ from domreg.flows.base import (
     CLIDS as _CLIDS,
 )
 from domreg.flows.base import (
+    HISTORY_INSERT,
+    OUTBOX_INSERT,
     STATUSES,
     Context,
     check_auth_info,
@@ -32,6 +34,7 @@ from domreg.flows.base import (
     forbid,
     hash_auth_info,
     record,
+    record_params,
     statuses_of,
 )
 from domreg.flows.lookup import (
@@ -425,6 +428,12 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     Charges `create` for the period (the premium price for a premium name, the registrar's
     override if it has one, less an allocation token's discount) in the same transaction; the
     result carries the ledger id.
+
+    Round trips on PostgreSQL: one SELECT (`_CREATE_FACTS`), then, for a create with nothing
+    to link to the new row (no nameservers, contacts, DS data or launch record), one
+    statement for every write (`_CREATE_ALL`: domain, history, outbox, charge, ledger, add
+    grace period); otherwise the domain INSERT and its links, then one statement for the
+    rest (`_CREATE_TAIL`). SQLite runs the same writes one statement at a time.
     """
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
@@ -485,73 +494,183 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     if token is not None:
         price = tokens.discounted(price, token)
     fees.agree(price, cmd.fee)
-    # ON CONFLICT on the live-name index: a session that registered the name between our
-    # check and this insert makes it insert nothing (no savepoint needed to survive it).
-    insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
-    domain_id = insert_live.scalar(
-        conn,
-        roid=domain_roid,
-        name=dn.name,
-        tld_id=tld.id,
-        registrar_id=ctx.actor.id,
-        creator_id=ctx.actor.id,
-        created_at=ctx.now,
-        expires_at=expires,
-        registrant_id=registrant_id,
-        auth_info=hash_auth_info(cmd.auth_info),
-    )
-    if domain_id is None:
-        # Another session registered the name between our check and our insert.
-        raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
-    if host_ids:
-        conn.execute(
-            insert(t.domain_hosts),
-            [{"domain_id": domain_id, "host_id": h} for h in set(host_ids.values())],
+    row = {
+        "roid": domain_roid,
+        "name": dn.name,
+        "tld_id": tld.id,
+        "registrar_id": ctx.actor.id,
+        "creator_id": ctx.actor.id,
+        "created_at": ctx.now,
+        "expires_at": expires,
+        "registrant_id": registrant_id,
+        "auth_info": hash_auth_info(cmd.auth_info),
+    }
+    if (
+        conn.dialect.name == "postgresql"
+        and ctx.actor.id
+        and not (host_ids or cmd.contacts)
+        and cmd.dnssec is None
+        and admitted is None
+    ):
+        # Nothing to link to the new row: the domain INSERT and everything after it are one
+        # statement (`_CREATE_ALL`), one round trip before COMMIT.
+        state = _created_snapshot(ctx, dn.name, domain_roid, expires, [], cmd.registrant, ())
+        _, ledger_id = _write_pg(
+            ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
         )
-    links = {(ctype, contact_ids[h]) for ctype, h in cmd.contacts}
-    if links:
-        conn.execute(
-            insert(t.domain_contacts),
-            [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
+    else:
+        # ON CONFLICT on the live-name index: a session that registered the name between our
+        # check and this insert makes it insert nothing (no savepoint needed to survive it).
+        insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
+        domain_id = insert_live.scalar(conn, **row)
+        if domain_id is None:
+            # Another session registered the name between our check and our insert.
+            raise EppError(Result.OBJECT_EXISTS, f"domain {dn.name} is already registered")
+        if host_ids:
+            conn.execute(
+                insert(t.domain_hosts),
+                [{"domain_id": domain_id, "host_id": h} for h in set(host_ids.values())],
+            )
+        links = {(ctype, contact_ids[h]) for ctype, h in cmd.contacts}
+        if links:
+            conn.execute(
+                insert(t.domain_contacts),
+                [{"domain_id": domain_id, "type": c, "contact_id": i} for c, i in links],
+            )
+        if cmd.dnssec is not None:
+            dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
+            state = snapshot(conn, domain_id)
+        else:  # the state after the create, from what it wrote (`snapshot` without reading back)
+            state = _created_snapshot(
+                ctx, dn.name, domain_roid, expires, sorted(host_ids), cmd.registrant, cmd.contacts
+            )
+        if admitted is not None:
+            launch.record(conn, domain_id, admitted)
+        # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
+        # create of that registrar waits for it. 2104 rolls back everything written above.
+        ledger_id = _record_and_charge(
+            ctx,
+            tld,
+            dn.name,
+            label,
+            domain_id,
+            domain_roid,
+            years,
+            price,
+            state,
+            facts.add_grace_days,
         )
-    if cmd.dnssec is not None:
-        dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
-        state = snapshot(conn, domain_id)
-    else:  # the state after the create, from what it wrote (`snapshot` without reading back)
-        state = _created_snapshot(
-            ctx, dn.name, domain_roid, expires, sorted(host_ids), cmd.registrant, cmd.contacts
-        )
-    if admitted is not None:
-        launch.record(conn, domain_id, admitted)
-    record(
-        ctx,
-        object_type="domain",
-        roid_=domain_roid,
-        name=dn.name,
-        command="domain:create",
-        snapshot=state,
-        tld=tld.name,
-    )
-    # The charge comes last: its UPDATE locks the registrar's row until COMMIT, and every
-    # create of that registrar waits for it. 2104 rolls back everything written above.
-    ledger_id = billing.charge(
-        ctx,
-        registrar_id=ctx.actor.id,
-        tld_id=tld.id,
-        label=label,
-        domain_name=dn.name,
-        roid=domain_roid,
-        operation="create",
-        years=years,
-        price=price,
-    )
     if token is not None:
         tokens.redeem(conn, ctx.now, token)
-    lifecycle.created(
-        ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=facts.add_grace_days
-    )
     charged = fees.charged(conn, ctx.actor.id, price, years) if cmd.fee else None
     return DomainCreated(dn.name, ctx.now, expires, ledger_id, charged)
+
+
+def _record_and_charge(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    label: str,
+    domain_id: int,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
+) -> int:
+    """The end of a create: history and outbox rows, the charge, the add grace period.
+
+    Returns the ledger id. On SQLite (no round trips) `record`, `billing.charge` and
+    `lifecycle.created` run one after another. On PostgreSQL the five writes are one
+    statement (`_CREATE_TAIL`) instead of five round trips: the same rows, from the same
+    binds (`record_params`), the ledger and grace rows only if the balance UPDATE moved
+    (its row back says so); a 2104 then rolls back everything, as `billing.charge`'s does.
+    The registrar's row is locked by that last statement until COMMIT.
+    """
+    conn = ctx.conn
+    if conn.dialect.name != "postgresql" or not ctx.actor.id:
+        record(
+            ctx,
+            object_type="domain",
+            roid_=roid_,
+            name=name,
+            command="domain:create",
+            snapshot=state,
+            tld=tld.name,
+        )
+        ledger_id = billing.charge(
+            ctx,
+            registrar_id=ctx.actor.id,
+            tld_id=tld.id,
+            label=label,
+            domain_name=name,
+            roid=roid_,
+            operation="create",
+            years=years,
+            price=price,
+        )
+        lifecycle.created(
+            ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=add_grace_days
+        )
+        return ledger_id
+    return _write_pg(
+        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
+    )[1]
+
+
+def _write_pg(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
+    *,
+    domain_id: int | None = None,
+    domain: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """A create's writes on PostgreSQL in one statement; returns (domain id, ledger id).
+
+    With `domain_id` (the row is written): `_CREATE_TAIL`. With `domain` (the new row's
+    values): `_CREATE_ALL`, which inserts it first, ON CONFLICT DO NOTHING; no row back means
+    a concurrent create holds the name (2302), and nothing is charged. No charge back: 2104
+    (`billing.refuse`), and the transaction rolls back everything written.
+    """
+    conn = ctx.conn
+    history, outbox = record_params(
+        ctx,
+        object_type="domain",
+        roid_=roid_,
+        name=name,
+        command="domain:create",
+        snapshot=state,
+    )
+    # One set of binds: the rows' shared columns (svtrid, roid, registrar...) have one value.
+    params = {
+        **history,
+        **outbox,
+        **(domain or {"domain_id": domain_id}),
+        "tld": tld.name,
+        "currency": price.currency,
+        "amount": price.amount,
+        "debit": -price.amount,
+        "kind": "create",
+        "tld_id": tld.id,
+        "domain_name": name,
+        "years": years,
+        "grace_kind": lifecycle.ADD,
+        "ends_at": ctx.now + timedelta(days=add_grace_days),
+    }
+    done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
+    if done is None and domain:
+        # Another session registered the name between our check and our insert.
+        raise EppError(Result.OBJECT_EXISTS, f"domain {name} is already registered")
+    if done is None or done.ledger_id is None:
+        billing.refuse(conn, ctx.actor.id, price, "create")
+    billing.warn_low_balance(ctx, ctx.actor.id, price, done.balance, done.low_balance_threshold)
+    return int(done.domain_id), int(done.ledger_id)
 
 
 def _created_snapshot(
@@ -650,9 +769,9 @@ _DOMAIN_COLUMNS = (
 )
 
 
-def _insert_live_domain(insert_: Any) -> Query:
+def _live_domain_insert(insert_: Any) -> Any:
     """INSERT of a new domain that inserts nothing if a live domain holds the name."""
-    return Query(
+    return (
         insert_(t.domains)
         .values({c: bindparam(c) for c in _DOMAIN_COLUMNS})
         .on_conflict_do_nothing(
@@ -662,8 +781,87 @@ def _insert_live_domain(insert_: Any) -> Query:
     )
 
 
-_INSERT_DOMAIN_SQLITE = _insert_live_domain(sqlite_insert)
-_INSERT_DOMAIN_PG = _insert_live_domain(pg_insert)
+_INSERT_DOMAIN_SQLITE = Query(_live_domain_insert(sqlite_insert))
+_INSERT_DOMAIN_PG = Query(_live_domain_insert(pg_insert))
+
+
+def _create_writes(with_domain: bool) -> Query:
+    """`_write_pg`'s statement: data-modifying CTEs, one round trip.
+
+    The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
+    (`billing.CHARGE_UPDATE`), the ledger INSERT from its row and the add grace period's
+    INSERT from the ledger row's id: no ledger or grace row unless the UPDATE moved. With
+    `with_domain`, the domain INSERT (`_live_domain_insert`) comes first and the UPDATE
+    runs only if it inserted (EXISTS on its RETURNING): no row back, the name was taken;
+    otherwise the grace row gets the new domain's id, and the row carries it. Without, the
+    domain id is a bind, and no row back means the UPDATE moved nothing (2104)."""
+    charge = billing.CHARGE_UPDATE
+    if with_domain:
+        created = _live_domain_insert(pg_insert).cte("created")
+        charge = charge.where(exists(select(created.c.id)))
+        domain_id: Any = created.c.id
+    else:
+        domain_id = bindparam("domain_id", type_=t.grace_periods.c.domain_id.type)
+    moved = charge.cte("moved")
+    led, gp = t.ledger, t.grace_periods
+    ledger_binds = {
+        "registrar_id": "registrar_id",
+        "at": "at",
+        "kind": "kind",
+        "amount": "debit",
+        "currency": "currency",
+        "tld_id": "tld_id",
+        "domain_name": "domain_name",
+        "roid": "roid",
+        "years": "years",
+        "svtrid": "svtrid",
+    }
+    charged = (
+        insert(led)
+        .from_select(
+            list(ledger_binds),
+            select(
+                *(bindparam(b, type_=led.c[c].type) for c, b in ledger_binds.items())
+            ).select_from(moved),
+        )
+        .returning(led.c.id)
+        .cte("charged")
+    )
+    grace_binds = {
+        "kind": "grace_kind",
+        "starts_at": "at",
+        "ends_at": "ends_at",
+        "registrar_id": "registrar_id",
+    }
+    grace = (
+        insert(gp)
+        .from_select(
+            ["domain_id", *grace_binds, "ledger_id"],
+            select(
+                domain_id,
+                *(bindparam(b, type_=gp.c[c].type) for c, b in grace_binds.items()),
+                charged.c.id,
+            ),
+        )
+        .cte("grace")
+    )
+    ctes = (HISTORY_INSERT.cte("history_row"), OUTBOX_INSERT.cte("outbox_row"), grace)
+    paid = (moved.c.balance, moved.c.low_balance_threshold, charged.c.id.label("ledger_id"))
+    if not with_domain:
+        return Query(
+            select(domain_id.label("domain_id"), *paid)
+            .select_from(moved.join(charged, true()))
+            .add_cte(*ctes)
+        )
+    return Query(
+        select(created.c.id.label("domain_id"), *paid)
+        .select_from(created.outerjoin(moved.join(charged, true()), true()))
+        .add_cte(*ctes)
+    )
+
+
+_CREATE_TAIL = _create_writes(with_domain=False)
+_CREATE_ALL = _create_writes(with_domain=True)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
