@@ -293,7 +293,7 @@ class Pair:
         clock = Clock()
         self.fast = Session(Registry(db, clock=clock), "127.0.0.1", None)
         self.general = Session(Registry(db, clock=clock, fast_paths=False), "127.0.0.1", None)
-        self.counts: Counter[tuple[int, str, str]] = Counter()  # the last frame's
+        self.counts: Counter[tuple[int, str, str, str]] = Counter()  # the last frame's
 
     async def send(self, data: bytes) -> bytes:
         """Send `data` to both; their answers (svTRID aside) and metrics counts must agree."""
@@ -335,7 +335,7 @@ async def test_sessions_answer_checks_and_infos_alike_with_and_without_the_fast_
     frames = [_example(), _example("03-c-domain-info.xml"), *generated(), *declined()]
     taken = 0
     kinds: Counter[bytes] = Counter()
-    counted: Counter[tuple[int, str, str]] = Counter()
+    counted: Counter[tuple[int, str, str, str]] = Counter()
     for data in frames:
         answer = await pair.send(data)
         counted += pair.counts
@@ -347,7 +347,7 @@ async def test_sessions_answer_checks_and_infos_alike_with_and_without_the_fast_
     assert kinds[b"1000"] > 40 and kinds[b"2001"] > 10, kinds
     # Each frame was counted alike on both paths (`Pair.send`); every fast one as a check.
     fast_kinds = ("domain:check", "domain:info")
-    assert sum(n for (_, _, name), n in counted.items() if name in fast_kinds) >= taken
+    assert sum(n for (_, _, name, _), n in counted.items() if name in fast_kinds) >= taken
     answer = await pair.send(check_frame(["taken.test", "kept.test", "free.test", "x.org"]))
     # The sponsor's full view and another registrar's partial one, alike on both paths.
     assert b"<domain:crDate>" in await pair.send(info_frame("TAKEN.test"))
