@@ -149,7 +149,8 @@ class WhoisProtocol(asyncio.Protocol):
                 reply = self.server.answer_now(text)
             except Exception:
                 log.exception("WHOIS query %r failed", text[:80])
-                reply = render.refusal("the server could not answer; the error is logged").encode()
+                self._failed()
+                return
             self._finish(reply, force=True)
             return
         # PostgreSQL: the version read is shared with the other queries in flight; a cached
@@ -268,14 +269,6 @@ class WhoisServer:
         now, stamp = self.begin(text)
         token = self.versions.current()  # before the data: what is read after is newer
         return self.cached(text, token, now, stamp) or self.build(text, now, stamp, token)
-
-    async def answer(self, text: str) -> bytes:
-        now, stamp = self.begin(text)
-        token = await self.versions.acurrent()
-        reply = self.cached(text, token, now, stamp)
-        if reply is not None:
-            return reply
-        return await self.db.run(lambda: self.build(text, now, stamp, token))
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
