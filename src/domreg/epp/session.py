@@ -5,9 +5,10 @@ server must close the connection afterwards. A frame is parsed by `fastpath` whe
 plain domain:check or domain:info (the codec's `Frame` without lxml or the XSD), else by
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
 state, the objURIs announced at login, the flow, rendering. Database work runs through
-`Database.run`, one transaction per command, with one `now` from the registry clock. Extension parts of a
-response come from the extension modules (`extensions.respond`): only those the client
-announced at login go into `<extension>`, the others into `<extValue>` (RFC 9038).
+`Database.run`, one transaction per command, with one `now` from the registry clock.
+Extension parts of a response come from the extension modules (`extensions.respond`): only
+those the client announced at login go into `<extension>`, the others into `<extValue>`
+(RFC 9038).
 """
 
 from __future__ import annotations
@@ -328,7 +329,7 @@ class Session:
             # RFC 9038 section 6: object data and extensions the client did not announce at
             # login are moved into <extValue>, never dropped.
             kind = (queue.head.payload or {}).get("object_type", "domain")
-            object_uri = next((u for u, n in ns.OBJECT_NAMES.items() if n == kind), ns.DOMAIN)
+            object_uri = OBJECT_URIS.get(kind, ns.DOMAIN)
             res, moved = unhandled.object_data(res, object_uri, self.objects)
             ext, moved_ext = extensions.respond((None, "poll"), queue.head, self.extensions)
             return render.response(
