@@ -68,8 +68,22 @@ def _statuses(k: _Kids, tag: str) -> list[tuple[str, str | None, str | None]]:
     return [(s.get("s"), s.get("lang"), (s.text or "").strip() or None) for s in k.each(tag)]
 
 
-def _trn(el: Any, prefix: str) -> dict[str, Any] | None:
-    trn = el.find(prefix + "trnData")
+def _provenance(k: _Kids, prefix: str) -> dict[str, Any]:
+    """What every object records of its sponsor and its changes (RFC 9022: clID, crRr,
+    crDate, upRr, upDate, trDate)."""
+    return {
+        "sponsor": k.text(prefix + "clID"),
+        "creator": k.text(prefix + "crRr"),
+        "created_at": k.time(prefix + "crDate"),
+        "updater": k.text(prefix + "upRr"),
+        "updated_at": k.time(prefix + "upDate"),
+        "transferred_at": k.time(prefix + "trDate"),
+    }
+
+
+def _trn(k: _Kids, prefix: str) -> dict[str, Any] | None:
+    """The pending or last transfer (`<trnData>`), if the object has one."""
+    trn = k.first.get(prefix + "trnData")
     if trn is None:
         return None
     return {
@@ -116,15 +130,10 @@ def domain(el: Any) -> dict[str, Any]:
         "registrant": k.text(D + "registrant"),
         "contacts": [(c.get("type"), (c.text or "").strip()) for c in k.each(D + "contact")],
         "ns": [] if ns is None else [(h.text or "").strip() for h in ns],
-        "sponsor": k.text(D + "clID"),
-        "creator": k.text(D + "crRr"),
-        "created_at": k.time(D + "crDate"),
+        **_provenance(k, D),
         "expires_at": k.time(D + "exDate"),
-        "updater": k.text(D + "upRr"),
-        "updated_at": k.time(D + "upDate"),
-        "transferred_at": k.time(D + "trDate"),
         "ds": ds,
-        "trn": _trn(el, D) if D + "trnData" in k.first else None,
+        "trn": _trn(k, D),
     }
 
 
@@ -135,12 +144,7 @@ def host(el: Any) -> dict[str, Any]:
         "roid": k.text(H + "roid"),
         "statuses": _statuses(k, H + "status"),
         "addresses": [((a.text or "").strip(), a.get("ip", "v4")) for a in k.each(H + "addr")],
-        "sponsor": k.text(H + "clID"),
-        "creator": k.text(H + "crRr"),
-        "created_at": k.time(H + "crDate"),
-        "updater": k.text(H + "upRr"),
-        "updated_at": k.time(H + "upDate"),
-        "transferred_at": k.time(H + "trDate"),
+        **_provenance(k, H),
     }
 
 
@@ -190,13 +194,8 @@ def contact(el: Any) -> dict[str, Any]:
         "fax": fax,
         "fax_ext": fax_ext,
         "email": k.text(C + "email"),
-        "sponsor": k.text(C + "clID"),
-        "creator": k.text(C + "crRr"),
-        "created_at": k.time(C + "crDate"),
-        "updater": k.text(C + "upRr"),
-        "updated_at": k.time(C + "upDate"),
-        "transferred_at": k.time(C + "trDate"),
-        "trn": _trn(el, C) if C + "trnData" in k.first else None,
+        **_provenance(k, C),
+        "trn": _trn(k, C),
         "disclose": disclose,
     }
 

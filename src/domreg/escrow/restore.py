@@ -555,9 +555,10 @@ def restore(
 
     DepositError (and nothing written) if the database is not empty, the deposit is not a
     full one for `tld`, is invalid, refers to objects it does not hold, holds two objects
-    with one handle, name or ROID, or its header's counts do not match what it holds. domreg writes registrars, contacts and hosts before the domains
-    that refer to them, so its deposits load as a stream; objects that come before the
-    registrars they refer to are held until the end.
+    with one handle, name or ROID, or its header's counts do not match what it holds.
+    domreg writes registrars, contacts and hosts before the domains that refer to them, so
+    its deposits load as a stream; objects that come before the registrars they refer to
+    are held until the end.
     """
     envelope = reader.Envelope()
     with db.write() as conn:
