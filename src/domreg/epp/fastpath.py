@@ -18,14 +18,14 @@ give the same command):
 
 - the bytes are ASCII, with an optional XML declaration of one fixed form (version 1.0,
   encoding UTF-8, standalone) at the very start, then `<epp>` in the EPP namespace as the
-  only default namespace declaration, `<command>`, `<check>` (`<info>`), `<domain:check>`
-  (`<domain:info>`, `<domain:create>`) declaring `xmlns:domain` as the domain-1.0
-  namespace, one or more `<domain:name>` (for info exactly one, with an optional `hosts`
+  only default namespace declaration, `<command>`, `<check>` (`<info>`, `<create>`),
+  `<domain:check>` (`<domain:info>`, `<domain:create>`) declaring `xmlns:domain` as the
+  domain-1.0 namespace, one or more `<domain:name>` (for info exactly one, with an optional `hosts`
   attribute of one of its four values in double quotes; for create exactly one, then an
   optional `<domain:period unit="y|m">` of 1 to 99 without leading zeros, then
   `<domain:authInfo><domain:pw>` with a password: the order `domain:createType` requires,
-  its other optional elements absent), the end tags, and an optional `<clTRID>` after the verb
-  (the order `epp:commandType` requires; no `<extension>`, no authInfo, no other attribute,
+  its other optional elements absent), the end tags, and an optional `<clTRID>` after the
+  verb (the order `epp:commandType` requires; no `<extension>`, no other authInfo, attribute,
   prefix or element). Only XML white space (space, tab, CR, LF) may appear between tags
   and before `>`: white space in element-only content is insignificant to the schema, and
   there is no text, comment, PI, CDATA or DTD anywhere;
@@ -33,14 +33,14 @@ give the same command):
   other than `<`, `>` and `&` (`eppcom:labelType`, `epp:trIDStringType`: tokens of those
   lengths; a value without white space is its own collapsed form; a password is a
   `normalizedString` of any length, which such a value is, and the codec's `strip` leaves
-  it as it is). No character can start markup, an entity or
-  character reference, or `]]>`, so the element's text is the bytes as written, and
-  escaping it for the answer changes nothing. U-labels (non-ASCII) take the full codec.
+  it as it is). No character can start markup, an entity or character reference, or
+  `]]>`, so the element's text is the bytes as written, and escaping it for the answer
+  changes nothing. U-labels (non-ASCII) take the full codec.
 
 `tests/test_epp_fastpath.py` sends generated frames (the RFC 5731 examples, 1..N names,
 registered, reserved, invalid, foreign-TLD and IDN names, odd clTRIDs, every `hosts`, one-byte
 variants, malformed frames, random ones) through both parsers and both session paths and
-compares the results.
+compares the results; `tests/test_epp_fastpath_create.py` does the same for creates.
 """
 
 from __future__ import annotations
