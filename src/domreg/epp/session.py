@@ -210,6 +210,19 @@ class Session:
         self.extensions: frozenset[str] = frozenset()
         self.failed_logins = 0
 
+    def handle_now(self, data: bytes) -> tuple[bytes, bool]:
+        """`handle`, run to its end in this call: for a database whose work never suspends
+        (`Database.inline`: SQLite), where `handle` completes without waiting on anything.
+        The transport answers frames with it from its data callback (`server.Connection`)."""
+        steps = self.handle(data)
+        try:
+            steps.send(None)
+        except StopIteration as done:
+            result: tuple[bytes, bool] = done.value
+            return result
+        steps.close()
+        raise RuntimeError("Session.handle waited, on a database whose work runs inline")
+
     async def handle(self, data: bytes) -> tuple[bytes, bool]:
         """Answer one frame: (response bytes, close the connection after sending)."""
         svtrid = self.registry.svtrids.next()

@@ -414,8 +414,14 @@ class Database:
         else:
             spares.append(conn)
 
+    @property
+    def inline(self) -> bool:
+        """True if `run` never suspends: the work runs on the caller's thread (SQLite)."""
+        return self._pool is None
+
     async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking database work `fn` without stalling other sessions."""
+        """Run blocking database work `fn` without stalling other sessions (SQLite: on the
+        event loop's thread, at once; PostgreSQL: in the thread pool)."""
         if self._pool is None:
             return fn()
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
