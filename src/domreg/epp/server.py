@@ -67,6 +67,9 @@ class EppServer:
         self._connections: set[asyncio.Task[None]] = set()
         self._by_task: dict[asyncio.Task[None], Connection] = {}
         self.stopping = False
+        #: Answer frames from `data_received` where the database allows it (`Connection`);
+        #: off, every frame goes through the connection's task (the tests compare).
+        self.answer_inline = True
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()
@@ -153,7 +156,7 @@ class Connection(asyncio.Protocol):
         self._lost: Exception | None = None
         self.session: Session | None = None  # once the greeting is out
         # Frames may be answered from `data_received` (see the class docstring).
-        self._inline = server.registry.db.inline
+        self._inline = server.answer_inline and server.registry.db.inline
         self._ending = False  # the session ended in `_answer_now`: the task closes the connection
 
     # ---------------------------------------------------------------- transport callbacks

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from domreg import metrics
@@ -240,7 +241,8 @@ class Session:
             return render.response(Result.COMMAND_FAILED, svtrid, msg=_internal(svtrid)), False
         cmd = frame.command
         clid = self.actor.clid if self.actor else None
-        metrics.epp_command(command_name(cmd), clid, self.registry.clock.now())
+        now = self.registry.clock.now()
+        metrics.epp_command(command_name(cmd), clid, now)
         try:
             if isinstance(cmd, codec.Hello):
                 return self.registry.greeting(), False
@@ -252,8 +254,8 @@ class Session:
                 self.actor = None
                 return render.response(Result.SUCCESS_ENDING_SESSION, svtrid, frame.cltrid), True
             if isinstance(cmd, codec.PollCmd):
-                return await self._poll(cmd, frame.cltrid, svtrid), False
-            return await self._object(cmd, frame.cltrid, svtrid), False
+                return await self._poll(cmd, frame.cltrid, svtrid, now), False
+            return await self._object(cmd, frame.cltrid, svtrid, now), False
         except EppError as err:
             close = err.code.closes_session
             return render.response(
@@ -322,18 +324,26 @@ class Session:
         ext, moved = extensions.respond((None, "login"), outcome.events, announced)
         return render.response(Result.SUCCESS, svtrid, cltrid, values=moved, extension=ext), False
 
-    def _context(self, conn: Any, cltrid: str | None, svtrid: str) -> Context:
+    def _context(
+        self, conn: Any, cltrid: str | None, svtrid: str, now: datetime | None = None
+    ) -> Context:
+        """The flow's context. Reads run at `now`, the time the command was counted at (one
+        clock read per command); writes read the clock inside their transaction, so their
+        times follow the order in which they take the database (SQLite's write lock)."""
         assert self.actor is not None
-        now = self.registry.clock.now()
+        if now is None:
+            now = self.registry.clock.now()
         return Context(conn, now, self.actor, cltrid, svtrid, self.registry.policy)
 
-    async def _poll(self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str) -> bytes:
+    async def _poll(
+        self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str, now: datetime
+    ) -> bytes:
         db = self.registry.db
         if cmd.op == "req":
 
             def req() -> poll.Queue:
                 with db.read() as conn:
-                    return poll.request(self._context(conn, cltrid, svtrid))
+                    return poll.request(self._context(conn, cltrid, svtrid, now))
 
             queue = await db.run(req)
             if queue.head is None:
@@ -366,7 +376,9 @@ class Session:
         q = f'<msgQ count="{queue.count}" id="{render.esc(msg_id)}"/>'
         return render.response(Result.SUCCESS, svtrid, cltrid, msgq=q)
 
-    async def _object(self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str) -> bytes:
+    async def _object(
+        self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str, now: datetime
+    ) -> bytes:
         uri = OBJECT_URIS[cmd.object]
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
@@ -377,7 +389,10 @@ class Session:
         )
 
         def work() -> tuple[Any, ...]:
-            with db.read() if read_only else db.write() as conn:
+            if read_only:
+                with db.read() as conn:
+                    return handler(self._context(conn, cltrid, svtrid, now), cmd.data)
+            with db.write() as conn:
                 return handler(self._context(conn, cltrid, svtrid), cmd.data)
 
         code, res_data, *typed = await db.run(work)
