@@ -73,9 +73,9 @@ def test_random_names_agree(raw: str) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(
-    st.lists(
-        st.text(alphabet="abz09-", min_size=0, max_size=66), min_size=1, max_size=5
-    ).map(".".join)
+    st.lists(st.text(alphabet="abz09-", min_size=0, max_size=66), min_size=1, max_size=5).map(
+        ".".join
+    )
 )
 def test_random_label_lists_agree(raw: str) -> None:
     both(raw)
