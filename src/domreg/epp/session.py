@@ -1,11 +1,14 @@
 """The EPP session state machine (RFC 5730 section 2): greeting, login, commands, logout.
 
 One `Session` per connection. `handle(frame)` returns the response bytes and whether the
-server must close the connection afterwards. A frame is parsed by `fastpath` when it is a
+server must close the connection afterwards; `handle_now(frame)` is the same run to its end
+in one call, for a database whose work never suspends (SQLite), so the transport can answer
+from its data callback. A frame is parsed by `fastpath` when it is a
 plain domain:check or domain:info (the codec's `Frame` without lxml or the XSD), else by
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
 state, the objURIs announced at login, the flow, rendering. Database work runs through
-`Database.run`, one transaction per command, with one `now` from the registry clock.
+`Database.run`, one transaction per command, with one `now` from the registry clock (for a
+read, the one the command was counted at).
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
