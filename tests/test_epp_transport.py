@@ -9,19 +9,22 @@ sending is not idle, however long it stays; the end of the session closes the co
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from domreg.bench import epp as bench
 from domreg.clock import Clock
 from domreg.epp import namespaces as ns
 from domreg.epp.client import EppClient, client_tls_context, parse_reply
 from domreg.epp.server import EppServer, Limits, server_tls_context
-from domreg.epp.session import Registry
+from domreg.epp.session import Registry, Session
 from domreg.store.db import Database
 from tests import support
 
@@ -192,3 +195,70 @@ def test_only_a_database_whose_work_runs_inline_is_answered_from_data_received(
     db: Database,
 ) -> None:
     assert db.inline == db.is_sqlite
+
+
+class CountingClock(Clock):
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        return super().now()
+
+
+async def test_a_read_reads_the_clock_once_and_a_write_again_in_its_transaction(
+    db: Database,
+) -> None:
+    """One clock read per read-only command (its metrics and its flow); a write reads the
+    clock again inside its transaction, so its times follow the order of the writes."""
+    clock = CountingClock()
+    session = Session(Registry(db=db, clock=clock), "127.0.0.1", None)
+    login = bench.login_request("ClientX", support.PASSWORDS["ClientX"], "LOGIN-1")[4:]
+    assert b'code="1000"' in (await session.handle(login))[0]
+    for frame, reads in [
+        (check("clock.test", "CLOCK-1")[4:], 1),
+        (bench.create_request("clock.test", "CLOCK-2")[4:], 2),
+        (bench.info_request("clock.test", "CLOCK-3")[4:], 1),
+    ]:
+        clock.reads = 0
+        reply, _ = await session.handle(frame)
+        assert re.search(rb'code="1000"', reply), reply
+        assert clock.reads == reads, frame
+
+
+async def test_handle_now_answers_as_handle_does_where_the_work_runs_inline(
+    tmp_path: Path,
+) -> None:
+    """`handle_now` is for a database whose work runs inline: SQLite, whatever the backends
+    the other tests run on."""
+    with support.fresh_database("sqlite", tmp_path) as url:
+        db = Database(url)
+        try:
+            assert db.inline
+            support.setup_registry(db)
+            await _handle_now_and_handle_alike(db)
+        finally:
+            db.close()
+
+
+async def _handle_now_and_handle_alike(db: Database) -> None:
+    sessions = [Session(Registry(db=db, clock=Clock()), "127.0.0.1", None) for _ in range(2)]
+    login = bench.login_request("ClientX", support.PASSWORDS["ClientX"], "LOGIN-1")[4:]
+    frames = [
+        login,
+        check("now.test", "NOW-1")[4:],
+        bench.create_request("now.test", "NOW-2")[4:],
+        bench.info_request("now.test", "NOW-3")[4:],
+        b"<epp>not a command",
+        bench.logout_request("NOW-4")[4:],
+    ]
+    for frame in frames:
+        if b"<create>" in frame:  # one create; the other session checks the same name again
+            now = sessions[0].handle_now(frame)
+            later = await sessions[1].handle(check("now.test", "NOW-2")[4:])
+            assert b'code="1000"' in now[0] and b'avail="0"' in later[0]
+            continue
+        now = sessions[0].handle_now(frame)
+        later = await sessions[1].handle(frame)
+        strip = re.compile(rb"<svTRID>[^<]*</svTRID>|<crDate>[^<]*</crDate>")
+        assert (strip.sub(b"", now[0]), now[1]) == (strip.sub(b"", later[0]), later[1])
