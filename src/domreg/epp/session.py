@@ -1,12 +1,14 @@
 """The EPP session state machine (RFC 5730 section 2): greeting, login, commands, logout.
 
 One `Session` per connection. `handle(frame)` returns the response bytes and whether the
-server must close the connection afterwards. A frame is parsed by `fastpath` when it is a
-plain domain:check, domain:info or domain:create (the codec's `Frame` without lxml or the
-XSD), else by
+server must close the connection afterwards; `handle_now(frame)` is the same run to its end
+in one call, for a database whose work never suspends (SQLite), so the transport can answer
+from its data callback. A frame is parsed by `fastpath` when it is a plain domain:check,
+domain:info or domain:create (the codec's `Frame` without lxml or the XSD), else by
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
 state, the objURIs announced at login, the flow, rendering. Database work runs through
-`Database.run`, one transaction per command, with one `now` from the registry clock.
+`Database.run`, one transaction per command, with one `now` from the registry clock (for a
+read, the one the command was counted at).
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from domreg import metrics
@@ -211,6 +214,19 @@ class Session:
         self.extensions: frozenset[str] = frozenset()
         self.failed_logins = 0
 
+    def handle_now(self, data: bytes) -> tuple[bytes, bool]:
+        """`handle`, run to its end in this call: for a database whose work never suspends
+        (`Database.inline`: SQLite), where `handle` completes without waiting on anything.
+        The transport answers frames with it from its data callback (`server.Connection`)."""
+        steps = self.handle(data)
+        try:
+            steps.send(None)
+        except StopIteration as done:
+            result: tuple[bytes, bool] = done.value
+            return result
+        steps.close()
+        raise RuntimeError("Session.handle waited, on a database whose work runs inline")
+
     async def handle(self, data: bytes) -> tuple[bytes, bool]:
         """Answer one frame: (response bytes, close the connection after sending)."""
         svtrid = self.registry.svtrids.next()
@@ -228,7 +244,8 @@ class Session:
             return render.response(Result.COMMAND_FAILED, svtrid, msg=_internal(svtrid)), False
         cmd = frame.command
         clid = self.actor.clid if self.actor else None
-        metrics.epp_command(command_name(cmd), clid, self.registry.clock.now())
+        now = self.registry.clock.now()
+        metrics.epp_command(command_name(cmd), clid, now)
         try:
             if isinstance(cmd, codec.Hello):
                 return self.registry.greeting(), False
@@ -240,8 +257,8 @@ class Session:
                 self.actor = None
                 return render.response(Result.SUCCESS_ENDING_SESSION, svtrid, frame.cltrid), True
             if isinstance(cmd, codec.PollCmd):
-                return await self._poll(cmd, frame.cltrid, svtrid), False
-            return await self._object(cmd, frame.cltrid, svtrid), False
+                return await self._poll(cmd, frame.cltrid, svtrid, now), False
+            return await self._object(cmd, frame.cltrid, svtrid, now), False
         except EppError as err:
             close = err.code.closes_session
             return render.response(
@@ -310,18 +327,26 @@ class Session:
         ext, moved = extensions.respond((None, "login"), outcome.events, announced)
         return render.response(Result.SUCCESS, svtrid, cltrid, values=moved, extension=ext), False
 
-    def _context(self, conn: Any, cltrid: str | None, svtrid: str) -> Context:
+    def _context(
+        self, conn: Any, cltrid: str | None, svtrid: str, now: datetime | None = None
+    ) -> Context:
+        """The flow's context. Reads run at `now`, the time the command was counted at (one
+        clock read per command); writes read the clock inside their transaction, so their
+        times follow the order in which they take the database (SQLite's write lock)."""
         assert self.actor is not None
-        now = self.registry.clock.now()
+        if now is None:
+            now = self.registry.clock.now()
         return Context(conn, now, self.actor, cltrid, svtrid, self.registry.policy)
 
-    async def _poll(self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str) -> bytes:
+    async def _poll(
+        self, cmd: codec.PollCmd, cltrid: str | None, svtrid: str, now: datetime
+    ) -> bytes:
         db = self.registry.db
         if cmd.op == "req":
 
             def req() -> poll.Queue:
                 with db.read() as conn:
-                    return poll.request(self._context(conn, cltrid, svtrid))
+                    return poll.request(self._context(conn, cltrid, svtrid, now))
 
             queue = await db.run(req)
             if queue.head is None:
@@ -354,7 +379,9 @@ class Session:
         q = f'<msgQ count="{queue.count}" id="{render.esc(msg_id)}"/>'
         return render.response(Result.SUCCESS, svtrid, cltrid, msgq=q)
 
-    async def _object(self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str) -> bytes:
+    async def _object(
+        self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str, now: datetime
+    ) -> bytes:
         uri = OBJECT_URIS[cmd.object]
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
@@ -365,7 +392,10 @@ class Session:
         )
 
         def work() -> tuple[Any, ...]:
-            with db.read() if read_only else db.write() as conn:
+            if read_only:
+                with db.read() as conn:
+                    return handler(self._context(conn, cltrid, svtrid, now), cmd.data)
+            with db.write() as conn:
                 return handler(self._context(conn, cltrid, svtrid), cmd.data)
 
         code, res_data, *typed = await db.run(work)

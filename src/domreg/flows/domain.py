@@ -173,7 +173,8 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
             items.append(CheckItem(raw, False, "Invalid domain name syntax"))
             continue
         # One statement per name: its TLD, a live holder and the label's reserved reason.
-        row = _CHECK.first(conn, tld=dn.parent(), name=dn.name, label=dn.labels[0])
+        label, _, parent = dn.name.partition(".")
+        row = _CHECK.first(conn, tld=parent, name=dn.name, label=label)
         if row is None:
             items.append(CheckItem(raw, False, "Not under a TLD served here"))
         elif row.taken is not None:

@@ -7,7 +7,7 @@ half-way. `Database.read()` opens a read-only transaction: one consistent snapsh
 on PostgreSQL a read-only autocommit connection, where each statement sees what was committed
 before it started, as it would inside a READ COMMITTED transaction, without the BEGIN and
 ROLLBACK round trips. Both begin and end their transaction on the driver, on connections kept
-from one command to the next (`Database._transaction`). `fetch_all` sends independent reads
+from one command to the next (`_Transaction`). `fetch_all` sends independent reads
 together (one round trip on PostgreSQL).
 """
 
@@ -18,7 +18,6 @@ import collections
 import concurrent.futures
 import contextlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -340,7 +339,7 @@ class Database:
         # SQLite calls are local and short: they run on the event loop's thread. PostgreSQL
         # calls wait on the network: they run in a thread pool so sessions overlap.
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        # Connections kept checked out between transactions (see `_transaction`): one each
+        # Connections kept checked out between transactions (see `_Transaction`): one each
         # on SQLite (one thread), up to the pool size on PostgreSQL (the database threads).
         self._keep = 1 if self.is_sqlite else pool_size
         self._spare_read: list[Connection] = []
@@ -357,65 +356,22 @@ class Database:
         failing half-way; PostgreSQL: psycopg's implicit BEGIN at the first statement.
         """
         begin = "BEGIN IMMEDIATE" if self.is_sqlite else None
-        return self._transaction(self._spare_write, self.engine, begin, commit=True)
+        return _Transaction(self, self._spare_write, self.engine, begin, True)
 
     def read(self) -> contextlib.AbstractContextManager[Connection]:
         """Read-only work: one snapshot on SQLite (a transaction, always rolled back); on
         PostgreSQL an autocommit read-only connection (see `make_read_engine`)."""
         begin = "BEGIN DEFERRED" if self.is_sqlite else None
-        return self._transaction(self._spare_read, self.read_engine, begin, commit=False)
+        return _Transaction(self, self._spare_read, self.read_engine, begin, False)
 
-    @contextmanager
-    def _transaction(
-        self, spares: list[Connection], engine: Engine, begin: str | None, commit: bool
-    ) -> Iterator[Connection]:
-        """One transaction, begun and ended on the driver, on a connection kept from one
-        transaction to the next.
-
-        Each command is a few statements (microseconds each on SQLite): the pool's checkout
-        and checkin and SQLAlchemy's transaction objects would cost more than they do. Work
-        that uses `Connection.execute` makes SQLAlchemy join the transaction the driver
-        began (the "begin" event sees it open); it is then ended through SQLAlchemy. A
-        block that raises rolls back and hands its connection back to the pool, which
-        resets it (and drops it if it broke).
-        """
-        try:
-            conn = spares.pop()
-        except IndexError:
-            conn = engine.connect()
-        dbapi_conn: Any = conn.connection.dbapi_connection
-        if begin is not None:
-            try:
-                dbapi_conn.execute(begin)
-            except BaseException:
-                conn.close()
-                raise
-        try:
-            yield conn
-        except BaseException:
-            try:
-                if conn.in_transaction():
-                    conn.rollback()
-                else:
-                    dbapi_conn.rollback()
-            finally:
-                conn.close()
-            raise
-        try:
-            if conn.in_transaction():  # the work used `execute`: SQLAlchemy joined in
-                conn.commit() if commit else conn.rollback()
-            else:
-                dbapi_conn.commit() if commit else dbapi_conn.rollback()
-        except BaseException:
-            conn.close()
-            raise
-        if len(spares) >= self._keep or conn.invalidated:
-            conn.close()
-        else:
-            spares.append(conn)
+    @property
+    def inline(self) -> bool:
+        """True if `run` never suspends: the work runs on the caller's thread (SQLite)."""
+        return self._pool is None
 
     async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking database work `fn` without stalling other sessions."""
+        """Run blocking database work `fn` without stalling other sessions (SQLite: on the
+        event loop's thread, at once; PostgreSQL: in the thread pool)."""
         if self._pool is None:
             return fn()
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -429,3 +385,70 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+class _Transaction:
+    """One transaction (`Database.read`, `Database.write`), begun and ended on the driver, on
+    a connection kept from one transaction to the next.
+
+    Each command is a few statements (microseconds each on SQLite): the pool's checkout
+    and checkin and SQLAlchemy's transaction objects would cost more than they do, and so
+    would a generator-based context manager (`contextlib.contextmanager`) on the fastest
+    commands. Work that uses `Connection.execute` makes SQLAlchemy join the transaction the
+    driver began (the "begin" event sees it open); it is then ended through SQLAlchemy. A
+    block that raises rolls back and hands its connection back to the pool, which resets it
+    (and drops it if it broke).
+    """
+
+    __slots__ = ("_begin", "_commit", "_conn", "_db", "_dbapi", "_engine", "_spares")
+
+    def __init__(
+        self,
+        db: Database,
+        spares: list[Connection],
+        engine: Engine,
+        begin: str | None,
+        commit: bool,
+    ) -> None:
+        self._db, self._spares, self._engine = db, spares, engine
+        self._begin, self._commit = begin, commit
+
+    def __enter__(self) -> Connection:
+        try:
+            conn = self._spares.pop()
+        except IndexError:
+            conn = self._engine.connect()
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        if self._begin is not None:
+            try:
+                dbapi_conn.execute(self._begin)
+            except BaseException:
+                conn.close()
+                raise
+        self._conn, self._dbapi = conn, dbapi_conn
+        return conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        conn, dbapi_conn = self._conn, self._dbapi
+        if exc_type is not None:
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                else:
+                    dbapi_conn.rollback()
+            finally:
+                conn.close()
+            return
+        try:
+            if conn.in_transaction():  # the work used `execute`: SQLAlchemy joined in
+                conn.commit() if self._commit else conn.rollback()
+            else:
+                dbapi_conn.commit() if self._commit else dbapi_conn.rollback()
+        except BaseException:
+            conn.close()
+            raise
+        spares = self._spares
+        if len(spares) >= self._db._keep or conn.invalidated:
+            conn.close()
+        else:
+            spares.append(conn)
