@@ -2,7 +2,8 @@
 
 `domain.create` builds its history snapshot from the values it wrote instead of reading the
 domain back, reads its TLD, accreditation, holder, reserved reason and price in one
-statement, and inserts with ON CONFLICT instead of a savepoint; these tests hold each of
+statement (with the TLD's launch phase), and inserts with ON CONFLICT instead of a
+savepoint; these tests hold each of
 those to the general code's answer (`domain.snapshot`, `billing.quote`, the grace period
 from the TLD row). On PostgreSQL it writes its history, outbox, charge, ledger and grace rows
 in one statement: the rows are held to those `record`, `billing.charge` and
@@ -11,14 +12,14 @@ in one statement: the rows are held to those `record`, `billing.charge` and
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
 from sqlalchemy import func, insert, select, update
 
 from domreg.clock import Clock
-from domreg.flows import billing, contact, domain, fees, host, lifecycle
+from domreg.flows import billing, contact, domain, fees, host, launch, lifecycle
 from domreg.flows.base import Actor, Context, SvTrIds, record
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -262,3 +263,38 @@ def test_create_2104_writes_nothing(db: Database) -> None:
     assert caught.value.code == Result.BILLING_FAILURE
     assert "insufficient funds" in caught.value.reason
     assert counts() == before
+
+
+def _phase_by_rule(phases: list[launch.PhaseView], now: datetime) -> launch.Active | None:
+    """The TLD's phase at `now` by the rule in Python over its phase rows (what
+    `launch.active_phase` computed before the statement did)."""
+    if not phases:
+        return launch.Active(launch.Phase("open"), False)
+    for p in phases:
+        if p.starts_at <= now and (p.ends_at is None or now < p.ends_at):
+            return launch.Active(launch.Phase(p.name, p.sub_phase), True)
+    return None
+
+
+def test_create_reads_the_launch_phase_the_rule_gives(db: Database) -> None:
+    """The phase `domain.create` reads with its facts (and `launch.active_phase` alone) is
+    the one the rule gives, at and around every boundary, with and without phase rows."""
+    start = datetime(2031, 3, 1, 12, 0, 0)
+    tick = timedelta(microseconds=1)
+    with db.write() as conn:
+        launch.add_phase(conn, "test", "sunrise", start, start + timedelta(days=30))
+        launch.add_phase(conn, "test", "custom", start + timedelta(days=40), None, "late-open")
+    x = _actor(db, "ClientX")
+    with db.read() as conn:
+        phases = launch.list_phases(conn, "test")
+        for tld in ("test", "com"):
+            tld_id = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == tld)).scalar()
+            rows = phases if tld == "test" else []
+            for edge in (start, start + timedelta(days=30), start + timedelta(days=40)):
+                for now in (edge - tick, edge, edge + tick):
+                    facts = domain._CREATE_FACTS.first(
+                        conn, tld=tld, name=f"a.{tld}", label="a", registrar_id=x.id, now=now
+                    )
+                    expected = _phase_by_rule(rows, now)
+                    assert launch.active_of(facts) == expected, (tld, now)
+                    assert launch.active_phase(conn, tld_id, now) == expected, (tld, now)

@@ -3,8 +3,8 @@
 One `Session` per connection. `handle(frame)` returns the response bytes and whether the
 server must close the connection afterwards; `handle_now(frame)` is the same run to its end
 in one call, for a database whose work never suspends (SQLite), so the transport can answer
-from its data callback. A frame is parsed by `fastpath` when it is a
-plain domain:check or domain:info (the codec's `Frame` without lxml or the XSD), else by
+from its data callback. A frame is parsed by `fastpath` when it is a plain domain:check,
+domain:info or domain:create (the codec's `Frame` without lxml or the XSD), else by
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
 state, the objURIs announced at login, the flow, rendering. Database work runs through
 `Database.run`, one transaction per command, with one `now` from the registry clock (for a
@@ -52,7 +52,7 @@ class Registry:
     server_id: str = "domreg EPP server"
     svtrids: SvTrIds = field(default_factory=SvTrIds)
     policy: Policy = field(default_factory=Policy)
-    #: Recognise the common domain:check and domain:info frames without the codec
+    #: Recognise the common domain:check, info and create frames without the codec
     #: (`fastpath`); off, every frame goes through `codec.parse_frame` (the tests compare).
     fast_paths: bool = True
 
@@ -231,7 +231,7 @@ class Session:
         """Answer one frame: (response bytes, close the connection after sending)."""
         svtrid = self.registry.svtrids.next()
         try:
-            # The common domain:check and domain:info frames are recognised without lxml
+            # The common domain:check, info and create frames are recognised without lxml
             # (`fastpath`): the same Frame as the codec's, or None and the codec parses it.
             fast = fastpath.parse(data) if self.registry.fast_paths else None
             frame = fast or codec.parse_frame(data)

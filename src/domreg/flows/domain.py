@@ -439,10 +439,10 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
     label = dn.labels[0]
-    # One statement for what used to take eight: the TLD and its policy, accreditation, a
-    # live holder, the reserved list and the price inputs (see `_CREATE_FACTS`).
+    # One statement for what used to take nine: the TLD and its policy, accreditation, a
+    # live holder, the reserved list, the price inputs and the launch phase (`_CREATE_FACTS`).
     facts = _CREATE_FACTS.first(
-        conn, tld=dn.parent(), name=dn.name, label=label, registrar_id=ctx.actor.id
+        conn, tld=dn.parent(), name=dn.name, label=label, registrar_id=ctx.actor.id, now=ctx.now
     )
     if facts is None:
         raise EppError(
@@ -473,7 +473,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     )
     if facts.reserved is not None and not (token is not None and token.allows_reserved):
         raise EppError(Result.OBJECT_EXISTS, f"reserved: {facts.reserved}")
-    admitted = launch.admit(ctx, tld, label, cmd.launch)  # RFC 8334 launch phases
+    # RFC 8334 launch phases, from the TLD's phase now (read with the facts).
+    admitted = launch.admit(ctx, tld, label, cmd.launch, launch.active_of(facts))
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -709,8 +710,9 @@ def _created_snapshot(
 _tlds = t.tlds
 #: Everything a create reads before it writes, in one statement: the TLD row (policy and
 #: standard price), and as scalar subqueries on it whether the registrar is accredited, a
-#: live domain holding the name, the label's reserved reason, whether it is premium, and the
-#: registrar's create price override. Each is one primary-key or unique-index lookup.
+#: live domain holding the name, the label's reserved reason, whether it is premium, the
+#: registrar's create price override, and the TLD's launch phase now
+#: (`launch.phase_columns`). Each is one primary-key or index lookup.
 _CREATE_FACTS = Query(
     select(
         _tlds.c.id,
@@ -754,6 +756,7 @@ _CREATE_FACTS = Query(
         )
         .scalar_subquery()
         .label("override"),
+        *launch.phase_columns(_tlds.c.id, bindparam("now", type_=t.tld_phases.c.starts_at.type)),
     ).where(_tlds.c.name == bindparam("tld"))
 )
 

@@ -39,8 +39,9 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, or_, select
 
 from domreg import tmch
 from domreg.flows.base import Context
@@ -50,6 +51,7 @@ from domreg.model.errors import EppError
 from domreg.model.names import NameError_, parse_name
 from domreg.model.results import Result
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 PHASES = ("sunrise", "landrush", "claims", "open", "custom")
 CHECK_FORMS = ("claims", "avail", "trademark")
@@ -175,19 +177,50 @@ class Active:
     explicit: bool  # a phase row (False: a TLD without phases, open)
 
 
+def phase_columns(tld_id: Any, now: Any) -> tuple[Any, Any, Any]:
+    """The columns that tell a TLD's phase at `now`, for a statement on its row (`domain.create`
+    reads them with the rest of its facts) or alone (`active_phase`): `phased`, whether the TLD
+    has phase rows, and the active phase's `phase` and `sub_phase` (NULL: none is active).
+    Phases never overlap; were two active, the one that started first would count."""
+    p = t.tld_phases
+    active = (
+        select(p.c.name)
+        .where(
+            p.c.tld_id == tld_id,
+            p.c.starts_at <= now,
+            or_(p.c.ends_at.is_(None), p.c.ends_at > now),
+        )
+        .order_by(p.c.starts_at)
+        .limit(1)
+    )
+    return (
+        exists().where(p.c.tld_id == tld_id).label("phased"),
+        active.scalar_subquery().label("phase"),
+        active.with_only_columns(p.c.sub_phase).scalar_subquery().label("sub_phase"),
+    )
+
+
+def active_of(row: Any) -> Active | None:
+    """The phase a row with `phase_columns` tells: open without phase rows, else the active
+    one, None if none is."""
+    if not row.phased:
+        return Active(Phase("open"), False)
+    if row.phase is None:
+        return None
+    return Active(Phase(row.phase, row.sub_phase), True)
+
+
+_ACTIVE = Query(
+    select(
+        *phase_columns(bindparam("tld_id"), bindparam("now", type_=t.tld_phases.c.starts_at.type))
+    )
+)
+
+
 def active_phase(conn: Connection, tld_id: int, now: datetime) -> Active | None:
     """The TLD's phase at `now`; None if it has phases but none is active. One statement:
     a TLD has a handful of phase rows at most."""
-    p = t.tld_phases
-    rows = conn.execute(
-        select(p.c.name, p.c.sub_phase, p.c.starts_at, p.c.ends_at).where(p.c.tld_id == tld_id)
-    ).all()
-    if not rows:
-        return Active(Phase("open"), False)
-    for row in rows:
-        if row.starts_at <= now and (row.ends_at is None or now < row.ends_at):
-            return Active(Phase(row.name, row.sub_phase), True)
-    return None
+    return active_of(_ACTIVE.first(conn, tld_id=tld_id, now=now))
 
 
 def _closed(tld: Tld) -> EppError:
@@ -197,8 +230,7 @@ def _closed(tld: Tld) -> EppError:
     )
 
 
-def _require(conn: Connection, tld: Tld, now: datetime, given: Phase) -> Active:
-    active = active_phase(conn, tld.id, now)
+def _require(tld: Tld, active: Active | None, given: Phase) -> Active:
     if active is None:
         raise _closed(tld)
     if not active.phase.matches(given):
@@ -293,13 +325,15 @@ def _verify_marks(ctx: Context, label: str, marks: tuple[SignedMarkInput, ...]) 
     return covering[0]
 
 
-def admit(ctx: Context, tld: Tld, label: str, launch: LaunchCreate | None) -> Admitted | None:
+def admit(
+    ctx: Context, tld: Tld, label: str, launch: LaunchCreate | None, active: Active | None
+) -> Admitted | None:
     """May `label` under `tld` be created now, with this launch data? What to record (None:
-    nothing, the TLD has no phases). Raises with the codes in the module docstring."""
+    nothing, the TLD has no phases). `active`: the TLD's phase now (`active_phase`; the create
+    reads it with its other facts). Raises with the codes in the module docstring."""
     conn, policy = ctx.conn, Result.PARAMETER_VALUE_POLICY_ERROR
     name = f"{label}.{tld.name}"
     if launch is None:
-        active = active_phase(conn, tld.id, ctx.now)
         if active is None:
             raise _closed(tld)
         if not active.explicit:
@@ -317,7 +351,7 @@ def admit(ctx: Context, tld: Tld, label: str, launch: LaunchCreate | None) -> Ad
                 "<launch:create> with the claims notice (RFC 8334 section 3.3.2)",
             )
         return Admitted(active.phase)
-    active = _require(conn, tld, ctx.now, launch.phase)
+    active = _require(tld, active, launch.phase)
     if launch.type == "application":
         raise EppError(
             policy,
@@ -400,7 +434,11 @@ def check(ctx: Context, names: list[str], cmd: LaunchCheck) -> ClaimsChecked | N
         if tld is None:
             items.append(ClaimItem(raw, False))
             continue
-        active = _require(ctx.conn, tld, ctx.now, cmd.phase) if cmd.phase is not None else None
+        active = (
+            _require(tld, active_phase(ctx.conn, tld.id, ctx.now), cmd.phase)
+            if cmd.phase is not None
+            else None
+        )
         keys = claim_keys(ctx.conn, tld.id, dn.labels[0])
         if cmd.form == "claims" and (active is None or active.phase.name != "claims"):
             keys = ()  # no claims notice is needed outside the claims phase
