@@ -109,7 +109,8 @@ SELECT q.i, d.id, d.name, d.roid, d.registrar_id, d.creator_id, d.updater_id, d.
        ds.key_flags, ds.key_protocol, ds.key_alg, ds.public_key,
        g.kind, g.starts_at, g.ends_at
 FROM unnest($1::text[], $2::int8[], $3::text[]) WITH ORDINALITY AS q(name, rid, hosts, i)
-JOIN domains d ON d.name = q.name AND d.deleted_at IS NULL
+CROSS JOIN LATERAL (
+    SELECT * FROM domains d WHERE d.name = q.name AND d.deleted_at IS NULL LIMIT 1) d
 CROSS JOIN LATERAL (SELECT d.registrar_id = q.rid AS full) f
 JOIN registrars sp ON sp.id = d.registrar_id
 LEFT JOIN registrars cr ON cr.id = d.creator_id

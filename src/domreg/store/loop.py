@@ -33,6 +33,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger("domreg.store")
 
+_OK = 0  # libpq CONNECTION_OK (psycopg.pq.ConnStatus.OK)
+_TUPLES_OK = 2  # libpq PGRES_TUPLES_OK (psycopg.pq.ExecStatus.TUPLES_OK)
+
 I = TypeVar("I")  # noqa: E741 - a request
 R = TypeVar("R")  # its answer
 I_contra = TypeVar("I_contra", contravariant=True)
@@ -84,6 +87,7 @@ class LoopBatches(Generic[I, R]):
         self._tx: Any = None  # psycopg Transformer of the connection: loads rows
         self._connecting: asyncio.Task[None] | None = None
         self._result: Any = None  # the statement's result, while the rest is read
+        self._fd = -1  # the connection's socket (libpq no longer tells once it broke)
         self._closed = False
         self.executions = 0  # statements sent (for tests and benchmarks)
         self.requests = 0  # requests they answered
@@ -121,8 +125,7 @@ class LoopBatches(Generic[I, R]):
             params = self.spec.params([item for item, _ in batch])
             pgconn.send_query_prepared(self.spec.name, params, result_format=1)
             if pgconn.flush() != 0:  # a large batch: the rest goes out when it can
-                asyncio.get_running_loop().add_writer(pgconn.socket, self._writable)
-            asyncio.get_running_loop().add_reader(pgconn.socket, self._readable)
+                asyncio.get_running_loop().add_writer(self._fd, self._writable)
         except Exception as exc:
             self._broken(exc)
 
@@ -130,7 +133,7 @@ class LoopBatches(Generic[I, R]):
         pgconn = self._conn.pgconn
         try:
             if pgconn.flush() == 0:
-                asyncio.get_running_loop().remove_writer(pgconn.socket)
+                asyncio.get_running_loop().remove_writer(self._fd)
         except Exception as exc:
             self._broken(exc)
 
@@ -150,7 +153,11 @@ class LoopBatches(Generic[I, R]):
                 await conn.close()
                 raise
             conn.pgconn.nonblocking = 1
-            self._conn, self._tx = conn, Transformer(conn)
+            self._conn, self._tx, self._fd = conn, Transformer(conn), conn.pgconn.socket
+            # Watched while the connection lives (not added and removed per batch): its
+            # results, and while idle, the server ending it (the next batch then reconnects
+            # instead of failing on it).
+            asyncio.get_running_loop().add_reader(self._fd, self._readable)
         except Exception as exc:
             self._connecting = None
             batch, self._queued = self._queued, []
@@ -168,6 +175,10 @@ class LoopBatches(Generic[I, R]):
         pgconn = self._conn.pgconn
         try:
             pgconn.consume_input()
+            if self._flight is None:  # idle: a notice, or the end of the connection
+                if pgconn.status != _OK:
+                    raise OSError(f"{self.spec.name.decode()}: the connection was closed")
+                return
             while not pgconn.is_busy():
                 result = pgconn.get_result()
                 if result is None:  # the statement's results are all in
@@ -176,12 +187,8 @@ class LoopBatches(Generic[I, R]):
                     self._result = result
             else:
                 return  # more to come
-            loop = asyncio.get_running_loop()
-            loop.remove_reader(pgconn.socket)
             result, self._result = self._result, None
-            from psycopg import pq
-
-            if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+            if result is None or result.status != _TUPLES_OK:
                 message = result.error_message.decode(errors="replace") if result else "none"
                 raise OSError(f"{self.spec.name.decode()} failed: {message}")
             tx = self._tx
@@ -211,13 +218,7 @@ class LoopBatches(Generic[I, R]):
         connection is dropped (the next batch opens another)."""
         conn, self._conn, self._tx, self._result = self._conn, None, None, None
         if conn is not None:
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(Exception):
-                fd = conn.pgconn.socket
-                loop.remove_reader(fd)
-                loop.remove_writer(fd)
-            with contextlib.suppress(Exception):
-                conn.pgconn.finish()
+            self._forget(conn)
         batch, self._flight = self._flight or [], None
         log.warning("%s: %s", self.spec.name.decode(), exc)
         self._fail(batch, exc)
@@ -243,9 +244,13 @@ class LoopBatches(Generic[I, R]):
         self._fail(batch, closed)
         conn, self._conn = self._conn, None
         if conn is not None:
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(Exception):
-                loop.remove_reader(conn.pgconn.socket)
-                loop.remove_writer(conn.pgconn.socket)
-            with contextlib.suppress(Exception):
-                conn.pgconn.finish()
+            self._forget(conn)
+
+    def _forget(self, conn: Any) -> None:
+        """Stop watching the connection's socket, and close it."""
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._fd)
+        loop.remove_writer(self._fd)
+        self._fd = -1
+        with contextlib.suppress(Exception):
+            conn.pgconn.finish()
