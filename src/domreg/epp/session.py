@@ -380,8 +380,7 @@ class Session:
         loop_reads = self.registry.loop_reads
         if loop_reads is not None and cmd.object == "domain":
             assert self.actor is not None
-            now = self.registry.clock.now()
-            pending = loop_reads.submit(cmd.verb, cmd.data, self.actor, now)
+            pending = loop_reads.submit(cmd.verb, cmd.data, self.actor, self.registry.clock)
             if pending is not None:
                 return self._answer(cmd, cltrid, svtrid, LOOP_ANSWERS[cmd.verb](await pending))
         handler = HANDLERS[(cmd.object, cmd.verb)]

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from domreg.clock import Clock
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import domain
 from domreg.flows.base import Actor
@@ -224,10 +225,11 @@ class LoopReads:
         )
 
     def submit(
-        self, verb: str, data: Any, actor: Actor, now: datetime
+        self, verb: str, data: Any, actor: Actor, clock: Clock
     ) -> asyncio.Future[Any] | None:
         """The answer of a domain command this path takes (a future of the typed result of
-        `domain.check` or `domain.info`), or None: run the command through its flow.
+        `domain.check` or `domain.info`), or None: run the command through its flow. An info
+        is answered as at `clock.now()` (authInfo expiry, RGP statuses), as the flow's `now`.
 
         Taken: a check of plain names (a list, no extension) and an info without authInfo
         or `<launch:info>`. A bad info name raises the flow's 2005 here.
@@ -251,7 +253,7 @@ class LoopReads:
             and data.get("launch_info") is None
         ):
             name = parse_or_raise(data["name"], "domain name").name
-            return self._info.submit((name, actor.id, data["hosts"], now))
+            return self._info.submit((name, actor.id, data["hosts"], clock.now()))
         return None
 
     async def aclose(self) -> None:
