@@ -39,6 +39,9 @@ from tests import registry_data as rd
 from tests import support
 from tests.test_epp_fastpath import check_frame, info_frame
 
+pytestmark = pytest.mark.skipif(
+    "postgresql" not in support.backends(), reason="loop reads are PostgreSQL's"
+)
 START = datetime(2027, 3, 1, 9, 0, 0)
 _SVTRID = re.compile(rb"<svTRID>[^<]*</svTRID>")
 
