@@ -348,7 +348,8 @@ def info_view(
     parts: InfoParts | None,
     rgp_at: datetime | None = None,
 ) -> DomainInfo:
-    """The info view of a domain row: `parts` for a full view, None for the sponsor-only one.
+    """The info view of a domain row: `parts` for a full view, None for the partial one
+    (name, roid and sponsor: another registrar without the authInfo).
     `clids`: registrar ids -> client ids (sponsor, creator, updater)."""
     result = DomainInfo(
         name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=parts is not None

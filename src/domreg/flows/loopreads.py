@@ -182,7 +182,10 @@ class _InfoSpec:
         out: list[domain.DomainInfo | BaseException] = []
         for i, (name, _, hosts, now) in enumerate(items, 1):
             r = found.get(i)
-            out.append(no_such_domain(name) if r is None else self._view(r, hosts, now))
+            try:  # one domain's fault (a bug) fails its own command only
+                out.append(no_such_domain(name) if r is None else self._view(r, hosts, now))
+            except Exception as exc:
+                out.append(exc)
         return out
 
     @staticmethod
