@@ -6,6 +6,7 @@ change moves the cost; `--profile` prints a cProfile (CPU clock) of the chosen p
 
     .venv/bin/python bench/inproc.py --backend sqlite --phases check,info,create -n 2000
     .venv/bin/python bench/inproc.py --backend sqlite --phases create --profile
+    .venv/bin/python bench/inproc.py --backend postgresql --phases check,info [--no-loop-reads]
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from pathlib import Path
 
 from domreg.bench import epp as bench
 from domreg.epp.session import Registry, Session
+from domreg.flows.loopreads import LoopReads
 from domreg.store.db import Database
 
 
-async def run(url: str, phases: list[str], n: int, profile: str | None) -> None:
+async def run(url: str, phases: list[str], n: int, profile: str | None, loop_reads: bool) -> None:
     db = Database(url, pool_size=4)
-    registry = Registry(db)
+    # As `domreg serve`: on PostgreSQL plain checks and infos are read from the event loop.
+    reads = LoopReads(db) if loop_reads and not db.is_sqlite else None
+    registry = Registry(db, loop_reads=reads)
     session = Session(registry, "127.0.0.1", None)
     clid, password = bench.registrar(0)
     reply, _ = await session.handle(bench.login_request(clid, password, "LOGIN-1")[4:])
@@ -62,6 +66,8 @@ async def run(url: str, phases: list[str], n: int, profile: str | None) -> None:
         if prof:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+    if reads is not None:
+        await reads.aclose()
     db.close()
 
 
@@ -72,13 +78,16 @@ def main() -> None:
     p.add_argument("-n", type=int, default=2000)
     p.add_argument("--profile", default=None)
     p.add_argument("--pg-url", default=bench.DEFAULT_PG_URL)
+    p.add_argument(
+        "--no-loop-reads", action="store_true", help="PostgreSQL: checks and infos in the flows"
+    )
     a = p.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
         bench.fresh_database(a.backend, Path(tmp), a.pg_url) as url,
     ):
         bench.populate(url, 1, 200)
-        asyncio.run(run(url, a.phases.split(","), a.n, a.profile))
+        asyncio.run(run(url, a.phases.split(","), a.n, a.profile, not a.no_loop_reads))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from domreg.dns.service import DnsService
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
+from domreg.flows.loopreads import LoopReads
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.escrow import EscrowJob
 from domreg.jobs.scheduler import Scheduler
@@ -39,7 +40,15 @@ async def run(
 ) -> None:
     db = Database(cfg.database_url, pool_size=cfg.db_pool_size)
     clock = Clock()
-    registry = Registry(db=db, clock=clock, server_id=cfg.epp_server_id, policy=policy(cfg))
+    # PostgreSQL: plain domain check and info from the event loop (`flows/loopreads.py`).
+    loop_reads = None if db.is_sqlite else LoopReads(db)
+    registry = Registry(
+        db=db,
+        clock=clock,
+        server_id=cfg.epp_server_id,
+        policy=policy(cfg),
+        loop_reads=loop_reads,
+    )
     scheduler = None
     if jobs and cfg.jobs_interval > 0:
         scheduler = Scheduler(db, clock, cfg.jobs_interval)
@@ -86,6 +95,8 @@ async def run(
     # Stop accepting; commands in flight finish and are answered; then jobs, publishers
     # (DNS sends what the last commands changed), counters.
     await epp.shutdown(grace=10.0)
+    if loop_reads is not None:
+        await loop_reads.aclose()
     await http.close()
     await whois.close()
     if scheduler is not None:

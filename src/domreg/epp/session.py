@@ -8,7 +8,9 @@ domain:info or domain:create (the codec's `Frame` without lxml or the XSD), else
 `codec.parse_frame`; from there every command takes the same dispatch: metrics, login
 state, the objURIs announced at login, the flow, rendering. Database work runs through
 `Database.run`, one transaction per command, with one `now` from the registry clock (for a
-read, the one the command was counted at).
+read, the one the command was counted at); on PostgreSQL the plain domain check and info are
+read from the event loop instead, in batches (`Registry.loop_reads`, `flows/loopreads.py`),
+and rendered the same way.
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
@@ -29,6 +31,7 @@ from domreg.epp import namespaces as ns
 from domreg.epp.extensions import unhandled
 from domreg.flows import checks, contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
+from domreg.flows.loopreads import LoopReads
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store.db import Database
@@ -55,6 +58,9 @@ class Registry:
     #: Recognise the common domain:check, info and create frames without the codec
     #: (`fastpath`); off, every frame goes through `codec.parse_frame` (the tests compare).
     fast_paths: bool = True
+    #: PostgreSQL: plain domain check and info answered from the event loop in batches
+    #: (`flows/loopreads.py`) instead of the flows in the thread pool; None: the flows.
+    loop_reads: LoopReads | None = None
 
     def greeting(self) -> bytes:
         return render.greeting(self.server_id, self.clock.now())
@@ -71,12 +77,26 @@ def _domain_check(ctx: Context, names: Any) -> tuple[Any, ...]:
         if checked.claims is not None:  # RFC 8334 claims/trademark form: no availability
             return Result.SUCCESS, "", checked
         return Result.SUCCESS, render.domain_check(checked.items), checked
-    return Result.SUCCESS, render.domain_check(domain.check(ctx, names))
+    return _checked(domain.check(ctx, names))
 
 
-def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Result, str, domain.DomainInfo]:
-    info = domain.info(ctx, **a)
+def _checked(items: list[domain.CheckItem]) -> tuple[Any, ...]:
+    return Result.SUCCESS, render.domain_check(items)
+
+
+def _domain_info(ctx: Context, a: dict[str, Any]) -> tuple[Any, ...]:
+    return _informed(domain.info(ctx, **a))
+
+
+def _informed(info: domain.DomainInfo) -> tuple[Any, ...]:
     return Result.SUCCESS, render.domain_info(info), info
+
+
+#: How the typed results of `Registry.loop_reads` (plain domain check and info) are answered.
+LOOP_ANSWERS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "check": _checked,
+    "info": _informed,
+}
 
 
 def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Any, ...]:
@@ -385,6 +405,12 @@ class Session:
         uri = OBJECT_URIS[cmd.object]
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
+        loop_reads = self.registry.loop_reads
+        if loop_reads is not None and cmd.object == "domain":
+            assert self.actor is not None
+            pending = loop_reads.submit(cmd.verb, cmd.data, self.actor, now)
+            if pending is not None:
+                return self._answer(cmd, cltrid, svtrid, LOOP_ANSWERS[cmd.verb](await pending))
         handler = HANDLERS[(cmd.object, cmd.verb)]
         db = self.registry.db
         read_only = cmd.verb in QUERIES or (
@@ -398,7 +424,13 @@ class Session:
             with db.write() as conn:
                 return handler(self._context(conn, cltrid, svtrid), cmd.data)
 
-        code, res_data, *typed = await db.run(work)
+        return self._answer(cmd, cltrid, svtrid, await db.run(work))
+
+    def _answer(
+        self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str, done: tuple[Any, ...]
+    ) -> bytes:
+        """The response of a handler's (code, resData content[, typed result])."""
+        code, res_data, *typed = done
         if not typed:
             return render.response(code, svtrid, cltrid, res_data=res_data)
         ext, moved = extensions.respond((cmd.object, cmd.verb), typed[0], self.extensions)

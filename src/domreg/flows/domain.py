@@ -170,20 +170,29 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
         try:
             dn = parse_name(raw)
         except NameError_:
-            items.append(CheckItem(raw, False, "Invalid domain name syntax"))
+            items.append(CheckItem(raw, False, INVALID_NAME))
             continue
         # One statement per name: its TLD, a live holder and the label's reserved reason.
         label, _, parent = dn.name.partition(".")
         row = _CHECK.first(conn, tld=parent, name=dn.name, label=label)
-        if row is None:
-            items.append(CheckItem(raw, False, "Not under a TLD served here"))
-        elif row.taken is not None:
-            items.append(CheckItem(raw, False, "In use"))
-        elif row.reserved is not None:
-            items.append(CheckItem(raw, False, "Reserved"))
-        else:
-            items.append(CheckItem(raw, True))
+        items.append(checked(raw, row))
     return items
+
+
+#: A check of a name `parse_name` refuses.
+INVALID_NAME = "Invalid domain name syntax"
+
+
+def checked(raw: str, row: Any) -> CheckItem:
+    """The answer for one syntactically valid name from its `_CHECK` row (`taken`,
+    `reserved`; None: no TLD served here of that name)."""
+    if row is None:
+        return CheckItem(raw, False, "Not under a TLD served here")
+    if row.taken is not None:
+        return CheckItem(raw, False, "In use")
+    if row.reserved is not None:
+        return CheckItem(raw, False, "Reserved")
+    return CheckItem(raw, True)
 
 
 _CHECK = Query(
@@ -242,7 +251,7 @@ def info(
     return result
 
 
-def check_auth_live(row: Row, now: datetime) -> bool:
+def check_auth_live(row: Any, now: datetime) -> bool:
     """True if the domain has an authInfo set whose time to live has not run out."""
     expires = row.auth_info_expires_at
     return bool(row.auth_info) and (expires is None or now < expires)
@@ -302,24 +311,63 @@ def render_info(
             calls.append((lifecycle.PERIODS, {"domain_id": row.id}))
     results = iter(fetch_all(conn, calls))
     clids = {r.id: r.clid for r in next(results)}
-    result = DomainInfo(name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=full)
-    if not full:
+    parts = None
+    if full:
+        ns = [r.name for r in next(results)]
+        stored = {r.status: (r.lang, r.message) for r in next(results)}
+        contacts = [(r.type, r.handle) for r in next(results)]
+        ds = dnssec_flow.records_of(next(results))
+        registrant = None
+        if row.registrant_id is not None:
+            handles = next(results)
+            registrant = handles[0].handle if handles else None
+        subordinates = [r.name for r in next(results)] if hosts in ("all", "sub") else None
+        periods = next(results) if rgp_at is not None else []
+        parts = InfoParts(ns, stored, contacts, ds, registrant, subordinates, periods)
+    return info_view(row, clids, hosts, show_auth, parts, rgp_at)
+
+
+@dataclass(slots=True)
+class InfoParts:
+    """What a full info view shows besides the domain row (`render_info` reads it in one
+    round trip; `flows/loopreads.py` in the one statement of a batch of infos)."""
+
+    ns: list[str]  # nameservers, by name
+    stored: dict[str, tuple[str | None, str | None]]  # stored statuses -> (lang, message)
+    contacts: list[tuple[str, str]]  # (type, handle), by type and handle
+    ds: list[dnssec_flow.DsData]
+    registrant: str | None  # its handle
+    subordinates: list[str] | None  # hosts under the domain, by name (hosts "all" or "sub")
+    periods: list[Any]  # grace period rows (`kind`, `starts_at`, `ends_at`), oldest first
+
+
+def info_view(
+    row: Any,
+    clids: dict[int, str],
+    hosts: str,
+    show_auth: bool,
+    parts: InfoParts | None,
+    rgp_at: datetime | None = None,
+) -> DomainInfo:
+    """The info view of a domain row: `parts` for a full view, None for the partial one
+    (name, roid and sponsor: another registrar without the authInfo).
+    `clids`: registrar ids -> client ids (sponsor, creator, updater)."""
+    result = DomainInfo(
+        name=row.name, roid=row.roid, sponsor=clids[row.registrar_id], full=parts is not None
+    )
+    if parts is None:
         return result
-    ns = [r.name for r in next(results)]
-    stored = {r.status: (r.lang, r.message) for r in next(results)}
-    shown = st.domain_display(set(stored), bool(ns))
-    result.statuses = [(s, *stored.get(s, (None, None))) for s in shown]
-    result.contacts = [(r.type, r.handle) for r in next(results)]
-    result.ds = dnssec_flow.records_of(next(results))
-    if row.registrant_id is not None:
-        handles = next(results)
-        result.registrant = handles[0].handle if handles else None
+    shown = st.domain_display(set(parts.stored), bool(parts.ns))
+    result.statuses = [(s, *parts.stored.get(s, (None, None))) for s in shown]
+    result.contacts = parts.contacts
+    result.ds = parts.ds
+    result.registrant = parts.registrant
     if hosts in ("all", "del"):
-        result.ns = ns
+        result.ns = parts.ns
     if hosts in ("all", "sub"):
-        result.hosts = [r.name for r in next(results)]
+        result.hosts = parts.subordinates
     if rgp_at is not None:
-        result.rgp = lifecycle.rgp_statuses_of(next(results), rgp_at)
+        result.rgp = lifecycle.rgp_statuses_of(parts.periods, rgp_at)
     result.creator = clids[row.creator_id]
     result.created_at = row.created_at
     result.updater = clids.get(row.updater_id) if row.updater_id else None

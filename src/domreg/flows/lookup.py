@@ -99,8 +99,13 @@ def require_domain(conn: Connection, raw: str, for_update: bool = False) -> Row:
     name = parse_or_raise(raw, "domain name")
     row = live_domain(conn, name.name, for_update)
     if row is None:
-        raise EppError(Result.OBJECT_DOES_NOT_EXIST, f"domain {name.name} does not exist")
+        raise no_such_domain(name.name)
     return row
+
+
+def no_such_domain(name: str) -> EppError:
+    """The 2303 of a domain name (A-label) with no live domain."""
+    return EppError(Result.OBJECT_DOES_NOT_EXIST, f"domain {name} does not exist")
 
 
 def require_host(conn: Connection, raw: str, for_update: bool = False) -> Row:
