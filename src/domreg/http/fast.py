@@ -1,0 +1,102 @@
+"""RDAP's fast path: cached lookups answered by the HTTP protocol, without the ASGI round trip.
+
+uvicorn's httptools protocol parses each request into a scope and a request-response cycle,
+then runs the ASGI application in a task of its own, which writes the status line and
+headers, then the body, in two socket writes. For an RDAP lookup the cache can answer (the
+common case) that is most of the server's work. `fast_protocol(rdap)` is that protocol
+with one change, where it would start the task (`_start_asgi_task`): if the request is an
+anonymous GET or HEAD lookup (`RdapApp.lookup`), it reads the version of the registration
+data (SQLite: at once; PostgreSQL: the shared non-blocking read of `DataVersion.request`,
+whose result a callback takes, with no task), and if the cache holds the answer under it
+(`RdapApp.cached`) writes the whole response in one `transport.write` and completes the
+cycle as uvicorn's own `send` does: the same bytes, headers (the Date of uvicorn's default
+headers, `connection: close` when the connection will not be kept) and keep-alive,
+pipelining and shutdown behaviour. Everything else, a cache miss included (it carries the
+version read on, `rdap.app.VERSION`), is run as uvicorn runs it. While a lookup waits for
+its version, the cycle is uvicorn's current one, so later requests on the connection queue
+behind it in uvicorn's pipeline as behind a running task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+
+from domreg.rdap.app import VERSION, Lookup, RdapApp
+from domreg.rdds.query import Version
+
+
+def fast_protocol(rdap: RdapApp) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol answering `rdap`'s cached lookups itself."""
+    return type("RdapFastProtocol", (FastProtocol,), {"rdap": rdap})
+
+
+class FastProtocol(HttpToolsProtocol):
+    rdap: RdapApp
+    #: Responses written by the fast path, on every connection (for tests and benchmarks).
+    answered = 0
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if app is self.app and not self.access_log and not self.flow.write_paused:
+            lookup = self.rdap.lookup(cycle.scope)  # type: ignore[arg-type]
+            if lookup is not None:
+                versions = self.rdap.versions
+                if versions.synchronous:
+                    token = versions.current()
+                    if not self._answer(cycle, lookup, token):
+                        cycle.scope[VERSION] = token  # type: ignore[literal-required]
+                        super()._start_asgi_task(cycle, app)
+                    return
+                versions.request().add_done_callback(
+                    lambda read: self._version_read(read, cycle, lookup, app)
+                )
+                return
+        super()._start_asgi_task(cycle, app)
+
+    def _version_read(
+        self, read: asyncio.Future[Version], cycle: RequestResponseCycle, lookup: Lookup, app: Any
+    ) -> None:
+        if cycle.disconnected:
+            cycle.on_response = _nothing  # as uvicorn's task ends
+            return
+        if read.cancelled() or read.exception() is not None:
+            super()._start_asgi_task(cycle, app)  # it reads again, and answers what it finds
+            return
+        token = read.result()
+        if self.flow.write_paused or not self._answer(cycle, lookup, token):
+            cycle.scope[VERSION] = token  # type: ignore[literal-required]
+            super()._start_asgi_task(cycle, app)
+
+    def _answer(self, cycle: RequestResponseCycle, lookup: Lookup, token: Version) -> bool:
+        """Write the cached answer as uvicorn's `send` would, and complete the cycle."""
+        answer = self.rdap.cached(lookup, token)
+        if answer is None:
+            return False
+        status, headers, body = answer
+        content = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            content += (name, b": ", value, b"\r\n")
+        for name, value in headers:
+            content += (name, b": ", value, b"\r\n")
+        keep_alive = cycle.keep_alive
+        if not keep_alive:
+            content.append(b"connection: close\r\n")
+        content += (b"\r\n", body)
+        self.transport.write(b"".join(content))
+        FastProtocol.answered += 1
+        cycle.response_started = cycle.response_complete = True
+        if not keep_alive:
+            self.transport.close()
+        on_response, cycle.on_response = cycle.on_response, _nothing
+        on_response()  # uvicorn's: the next pipelined request, or the keep-alive timer
+        return True
+
+
+def _nothing() -> None:
+    pass
