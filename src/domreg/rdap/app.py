@@ -141,15 +141,22 @@ class RdapApp:
         await send({"type": "http.response.body", "body": body})
 
     def _complete(
-        self, scope: dict[str, Any], method: str, status: int, body: bytes, headers: Headers
+        self,
+        scope: dict[str, Any],
+        method: str,
+        status: int,
+        body: bytes,
+        headers: Headers,
+        now: datetime | None = None,
     ) -> tuple[int, Headers, bytes]:
-        """Count an answered query; the status, every header of the answer, and the bytes
-        to send after them (none for HEAD, 204 and 304)."""
+        """Count an answered query (at `now`, default the clock's); the status, every header
+        of the answer, and the bytes to send after them (none for HEAD, 204 and 304)."""
         if status in _ANSWERED:  # one dict increment per answered query (the activity report)
             kind, _, rest = scope["path"][len(PREFIX) :].partition("/")
             counted = _COUNTED.get(kind)
             if counted is not None:
-                metrics.count(metrics.RDAP, counted, self.clock.now(), _subject(kind, rest, scope))
+                when = self.clock.now() if now is None else now
+                metrics.count(metrics.RDAP, counted, when, _subject(kind, rest, scope))
         headers.append(_CORS)
         if status == 204:
             return 204, headers, b""
@@ -160,8 +167,9 @@ class RdapApp:
 
     def lookup(self, scope: dict[str, Any]) -> Lookup | None:
         """The fast path's first step (`http/fast.py`): if `scope` is an anonymous GET or
-        HEAD lookup (`domain/`, `nameserver/`, `entity/` and a name), what `cached` needs to
-        answer it; else None (the request goes through `__call__`). No side effect."""
+        HEAD lookup (`domain/`, `nameserver/`, `entity/` and a name) without a body, what
+        `cached` needs to answer it; else None (the request goes through `__call__`). No
+        side effect."""
         method: str = scope["method"]
         full_path: str = scope["path"]
         if (method != "GET" and method != "HEAD") or not full_path.startswith(PREFIX):
@@ -177,7 +185,11 @@ class RdapApp:
         ):
             return None
         raw_headers = dict(scope["headers"])
-        if b"authorization" in raw_headers:  # may see more: never from the anonymous entries
+        if (
+            b"authorization" in raw_headers  # may see more: never from the anonymous entries
+            or b"content-length" in raw_headers  # a body: left to the ASGI path
+            or b"transfer-encoding" in raw_headers
+        ):
             return None
         links = self._links(scope, raw_headers, path)
         return Lookup(scope, method, (kind, rest, None, links), raw_headers)
@@ -201,7 +213,7 @@ class RdapApp:
         else:
             body = entry.body.replace(entry.stamp, self._stamp(now))
             status, headers = self._conditional(ANONYMOUS, entry.etag, lookup.headers)
-        return self._complete(scope, lookup.method, status, body, headers)
+        return self._complete(scope, lookup.method, status, body, headers, now)
 
     def _links(self, scope: dict[str, Any], headers: dict[bytes, bytes], path: str) -> Links:
         host = headers.get(b"host", b"localhost")
