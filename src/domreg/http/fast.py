@@ -20,8 +20,10 @@ behind it in uvicorn's pipeline as behind a running task.
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
     HttpToolsProtocol,
@@ -42,8 +44,47 @@ class FastProtocol(HttpToolsProtocol):
     #: Responses written by the fast path, on every connection (for tests and benchmarks).
     answered = 0
 
+    def on_headers_complete(self) -> None:
+        # SQLite (the version costs no round trip), nothing running on the connection: the
+        # scope as uvicorn fills it, and if the cache has the answer, no cycle at all.
+        cycle = self.cycle
+        if (
+            (cycle is None or cycle.response_complete)
+            and self.rdap.versions.synchronous
+            and self.limit_concurrency is None
+            and not self.access_log
+            and not self.flow.write_paused
+            and not self.parser.should_upgrade()
+        ):
+            parser, scope = self.parser, self.scope
+            http_version = parser.get_http_version()
+            scope["method"] = parser.get_method().decode("ascii")
+            if http_version != "1.1":
+                scope["http_version"] = http_version
+            parsed_url = httptools.parse_url(self.url)
+            path = parsed_url.path.decode("ascii")
+            if "%" in path:
+                path = urllib.parse.unquote(path)
+            scope["path"] = self.root_path + path
+            scope["query_string"] = parsed_url.query or b""
+            lookup = self.rdap.lookup(scope)  # type: ignore[arg-type]
+            if lookup is not None:
+                token = self.rdap.versions.current()
+                keep_alive = http_version != "1.0" and parser.should_keep_alive()
+                if self._write(lookup, token, keep_alive):
+                    self.cycle = _ANSWERED  # type: ignore[assignment]
+                    self.on_response_complete()
+                    return
+                scope[VERSION] = token  # type: ignore[literal-required]
+        super().on_headers_complete()
+
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        if app is self.app and not self.access_log and not self.flow.write_paused:
+        if (
+            app is self.app
+            and VERSION not in cycle.scope  # not one `on_headers_complete` hands on
+            and not self.access_log
+            and not self.flow.write_paused
+        ):
             lookup = self.rdap.lookup(cycle.scope)  # type: ignore[arg-type]
             if lookup is not None:
                 versions = self.rdap.versions
@@ -74,7 +115,17 @@ class FastProtocol(HttpToolsProtocol):
             super()._start_asgi_task(cycle, app)
 
     def _answer(self, cycle: RequestResponseCycle, lookup: Lookup, token: Version) -> bool:
-        """Write the cached answer as uvicorn's `send` would, and complete the cycle."""
+        """Write the cached answer and complete `cycle` as uvicorn's `send` does."""
+        if not self._write(lookup, token, cycle.keep_alive):
+            return False
+        cycle.response_started = cycle.response_complete = True
+        on_response, cycle.on_response = cycle.on_response, _nothing
+        on_response()  # uvicorn's: the next pipelined request, or the keep-alive timer
+        return True
+
+    def _write(self, lookup: Lookup, token: Version, keep_alive: bool) -> bool:
+        """Write the cached answer as uvicorn's `send` would (closing the connection after
+        it unless `keep_alive`), if the cache has it."""
         answer = self.rdap.cached(lookup, token)
         if answer is None:
             return False
@@ -84,18 +135,32 @@ class FastProtocol(HttpToolsProtocol):
             content += (name, b": ", value, b"\r\n")
         for name, value in headers:
             content += (name, b": ", value, b"\r\n")
-        keep_alive = cycle.keep_alive
         if not keep_alive:
             content.append(b"connection: close\r\n")
         content += (b"\r\n", body)
         self.transport.write(b"".join(content))
         FastProtocol.answered += 1
-        cycle.response_started = cycle.response_complete = True
         if not keep_alive:
             self.transport.close()
-        on_response, cycle.on_response = cycle.on_response, _nothing
-        on_response()  # uvicorn's: the next pipelined request, or the keep-alive timer
         return True
+
+
+class _Answered:
+    """The connection's `cycle` after the fast path answered a request without one: a
+    completed response, as uvicorn's callbacks (`on_body`, `on_message_complete`,
+    `connection_lost`, `shutdown`) expect."""
+
+    response_complete = True
+    disconnected = False
+    keep_alive = True
+
+    class message_event:  # an attribute: an object with set()
+        @staticmethod
+        def set() -> None:
+            pass
+
+
+_ANSWERED = _Answered()
 
 
 def _nothing() -> None:
