@@ -6,7 +6,8 @@ database, each with its own application (cache, rate limiter) and a fixed clock:
 the fast path, one plain uvicorn. The bytes they send back must be equal (the Date header
 aside), for hits, misses, 304, HEAD, authenticated and refused requests, the rate limit,
 bad paths, HTTP/1.0 and pipelined requests; the query counts must be equal too; and the
-fast path must have answered the hits. What EPP changes is in the next answer.
+fast path must have answered the hits. What EPP changes is in the next answer; a failed
+version read leaves the request to the ASGI path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from domreg.config import Config
 from domreg.flows import domain
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.http.fast import FastProtocol
+from domreg.rdap import RdapApp
 from domreg.store.db import Database
 from tests import rdds_data, support
 
@@ -52,8 +54,11 @@ def basic(clid: str, password: str) -> str:
 
 
 @asynccontextmanager
-async def servers(db: Database, **settings: Any) -> AsyncIterator[tuple[int, int]]:
-    """The ports of a fast-path server and of a plain uvicorn one (own applications)."""
+async def servers(
+    db: Database, apps: list[RdapApp] | None = None, **settings: Any
+) -> AsyncIterator[tuple[int, int]]:
+    """The ports of a fast-path server and of a plain uvicorn one (own applications, their
+    RDAP applications added to `apps`)."""
     cfg = Config(**{"rdap_rate_limit": 0.0, **settings})
     started = []
     try:
@@ -63,6 +68,8 @@ async def servers(db: Database, **settings: Any) -> AsyncIterator[tuple[int, int
             )
             await server.start("127.0.0.1", 0)
             started.append(server)
+            if apps is not None:
+                apps.append(server.app.state.rdap)
         yield started[0].port, started[1].port
     finally:
         for server in started:
@@ -237,3 +244,36 @@ async def test_a_connection_closed_while_its_lookups_wait_is_left_alone(
         received, answered, _ = await compare(ports, last(get("/rdap/domain/example.test")))
         assert statuses(received) == [200] and answered == 1
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_failed_version_read_is_left_to_the_asgi_path(
+    db: Database, data: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite: the version connection closed, both servers answer 500 through the ASGI path.
+    PostgreSQL: a version read failing, the fast path hands the request to the ASGI path,
+    whose own read reconnects and answers (without the fast path, the request that met the
+    failed read gets the 500); the fast path answers again from then on."""
+    apps: list[RdapApp] = []
+    async with servers(db, apps) as ports:
+        lookup = last(get("/rdap/domain/example.test"))
+        await compare(ports, lookup)
+        sqlite = apps[0].versions.synchronous
+        for app in apps:
+            versions = app.versions
+            if sqlite:
+                assert versions._raw is not None
+                versions._raw.close()
+            else:  # its next read fails
+                await versions._aconn.execute("DEALLOCATE rdds_generation")
+        if sqlite:
+            received, answered, _ = await compare(ports, lookup)
+            assert statuses(received) == [500] and answered == 0
+            assert b'"errorCode":500' in received
+            assert "the data version could not be read" in caplog.text
+        else:
+            before = FastProtocol.answered
+            assert statuses(await exchange(ports[0], lookup)) == [200]
+            assert FastProtocol.answered == before
+            assert statuses(await exchange(ports[1], lookup)) == [500]
+            received, answered, _ = await compare(ports, lookup)
+            assert statuses(received) == [200] and answered == 1

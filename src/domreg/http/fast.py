@@ -12,7 +12,8 @@ whose result a callback takes, with no task), and if the cache holds the answer 
 cycle as uvicorn's own `send` does: the same bytes, headers (the Date of uvicorn's default
 headers, `connection: close` when the connection will not be kept) and keep-alive,
 pipelining and shutdown behaviour. Everything else, a cache miss included (it carries the
-version read on, `rdap.app.VERSION`), is run as uvicorn runs it. While a lookup waits for
+version read on, `rdap.app.VERSION`), is run as uvicorn runs it; so is a request whose
+version read failed (the ASGI path reads again: on PostgreSQL a reconnect, else a 500). While a lookup waits for
 its version, the cycle is uvicorn's current one, so later requests on the connection queue
 behind it in uvicorn's pipeline as behind a running task.
 """
@@ -20,6 +21,7 @@ behind it in uvicorn's pipeline as behind a running task.
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.parse
 from typing import Any
 
@@ -32,6 +34,8 @@ from uvicorn.protocols.http.httptools_impl import (
 
 from domreg.rdap.app import VERSION, Lookup, RdapApp
 from domreg.rdds.query import Version
+
+log = logging.getLogger("domreg.rdap")
 
 
 def fast_protocol(rdap: RdapApp) -> type[HttpToolsProtocol]:
@@ -69,9 +73,9 @@ class FastProtocol(HttpToolsProtocol):
             scope["query_string"] = parsed_url.query or b""
             lookup = self.rdap.lookup(scope)  # type: ignore[arg-type]
             if lookup is not None:
-                token = self.rdap.versions.current()
+                token = self._version()
                 keep_alive = http_version != "1.0" and parser.should_keep_alive()
-                if self._write(lookup, token, keep_alive):
+                if token is not None and self._write(lookup, token, keep_alive):
                     self.cycle = _ANSWERED  # type: ignore[assignment]
                     self.on_response_complete()
                     return
@@ -89,8 +93,8 @@ class FastProtocol(HttpToolsProtocol):
             if lookup is not None:
                 versions = self.rdap.versions
                 if versions.synchronous:
-                    token = versions.current()
-                    if not self._answer(cycle, lookup, token):
+                    token = self._version()
+                    if token is None or not self._answer(cycle, lookup, token):
                         cycle.scope[VERSION] = token  # type: ignore[literal-required]
                         super()._start_asgi_task(cycle, app)
                     return
@@ -114,6 +118,15 @@ class FastProtocol(HttpToolsProtocol):
             cycle.scope[VERSION] = token  # type: ignore[literal-required]
             super()._start_asgi_task(cycle, app)
 
+    def _version(self) -> Version | None:
+        """SQLite's version now, or None if it cannot be read (the ASGI path reads it
+        again, and answers 500 if it fails again)."""
+        try:
+            return self.rdap.versions.current()
+        except Exception:
+            log.exception("RDAP fast path: the data version could not be read")
+            return None
+
     def _answer(self, cycle: RequestResponseCycle, lookup: Lookup, token: Version) -> bool:
         """Write the cached answer and complete `cycle` as uvicorn's `send` does."""
         if not self._write(lookup, token, cycle.keep_alive):
@@ -126,7 +139,11 @@ class FastProtocol(HttpToolsProtocol):
     def _write(self, lookup: Lookup, token: Version, keep_alive: bool) -> bool:
         """Write the cached answer as uvicorn's `send` would (closing the connection after
         it unless `keep_alive`), if the cache has it."""
-        answer = self.rdap.cached(lookup, token)
+        try:
+            answer = self.rdap.cached(lookup, token)
+        except Exception:  # the ASGI path answers (with a 500 if it fails too)
+            log.exception("RDAP fast path: %s failed", lookup.scope["path"])
+            return False
         if answer is None:
             return False
         status, headers, body = answer

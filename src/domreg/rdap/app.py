@@ -69,7 +69,8 @@ _ANSWERED = (200, 304, 404)
 
 Headers = list[tuple[bytes, bytes]]
 #: The scope key under which the fast path (`http/fast.py`) hands a request it could not
-#: answer from the cache on, with the version it read after the request arrived.
+#: answer from the cache on, with the version it read after the request arrived (None if
+#: the read failed: `__call__` reads it again).
 VERSION = "domreg.rdds_version"
 
 
