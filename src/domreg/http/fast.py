@@ -3,19 +3,25 @@
 uvicorn's httptools protocol parses each request into a scope and a request-response cycle,
 then runs the ASGI application in a task of its own, which writes the status line and
 headers, then the body, in two socket writes. For an RDAP lookup the cache can answer (the
-common case) that is most of the server's work. `fast_protocol(rdap)` is that protocol
-with one change, where it would start the task (`_start_asgi_task`): if the request is an
-anonymous GET or HEAD lookup (`RdapApp.lookup`), it reads the version of the registration
-data (SQLite: at once; PostgreSQL: the shared non-blocking read of `DataVersion.request`,
-whose result a callback takes, with no task), and if the cache holds the answer under it
-(`RdapApp.cached`) writes the whole response in one `transport.write` and completes the
-cycle as uvicorn's own `send` does: the same bytes, headers (the Date of uvicorn's default
-headers, `connection: close` when the connection will not be kept) and keep-alive,
-pipelining and shutdown behaviour. Everything else, a cache miss included (it carries the
-version read on, `rdap.app.VERSION`), is run as uvicorn runs it; so is a request whose
-version read failed (the ASGI path reads again: on PostgreSQL a reconnect, else a 500). While a lookup waits for
-its version, the cycle is uvicorn's current one, so later requests on the connection queue
-behind it in uvicorn's pipeline as behind a running task.
+common case) that is most of the server's work. `fast_protocol(rdap)` is that protocol,
+except for an anonymous GET or HEAD lookup (`RdapApp.lookup`): it reads the version of the
+registration data, and if the cache holds the answer under it (`RdapApp.cached`) writes the
+whole response in one `transport.write`, as uvicorn's own `send` would have written it: the
+same bytes and headers (the Date of uvicorn's default headers, `connection: close` when the
+connection is not kept), and the same keep-alive, pipelining and shutdown behaviour.
+
+- SQLite (`PRAGMA data_version`, no round trip): when nothing else runs on the connection,
+  from `on_headers_complete`, with no cycle at all (`_ANSWERED` stands in for it); else
+  where uvicorn would start the cycle's task (`_start_asgi_task`).
+- PostgreSQL: where uvicorn would start the task, the cycle waits for the shared
+  non-blocking version read (`DataVersion.request`) through a done-callback, no task; it
+  is uvicorn's current cycle meanwhile, so later requests on the connection queue behind it
+  in uvicorn's pipeline as behind a running task.
+
+Everything else, a cache miss included (it carries the version read on,
+`rdap.app.VERSION`), is run as uvicorn runs it; so is a request whose version read or
+answer failed (the ASGI path reads the version again: on PostgreSQL a reconnect, on SQLite
+a 500 if it fails again).
 """
 
 from __future__ import annotations
