@@ -1,4 +1,5 @@
-"""Registry administration over HTTP: registrars (create, credit, users, prices, suspend),
+"""Registry administration over HTTP: registrars (create, credit, users, prices, RDAP base
+URL, suspend),
 TLDs (create, policy, phases, reserved and premium CSV), server statuses and registry lock,
 the audit log, jobs and DNS publication; and the public search and lookup pages."""
 
@@ -66,6 +67,40 @@ async def test_admin_creates_registrar_credits_it_and_adds_a_user_who_signs_in(
             for r in conn.execute(select(t.web_audit.c.username, t.web_audit.c.action))
         ]
     assert ("admin", "registrar.create") in audit and ("admin", "registrar.credit") in audit
+
+
+async def test_admin_sets_and_clears_the_registrar_rdap_base_url(users: Database) -> None:
+    def stored() -> str | None:
+        with users.read() as conn:
+            return conn.execute(
+                select(t.registrars.c.rdap_base_url).where(t.registrars.c.clid == "ClientX")
+            ).scalar_one()
+
+    a = await ws.browser(ws.app(users), "admin")
+    for bad in ("http://rdap.clientx.example/", "https://rdap.clientx.example/?q=1", "rdap"):
+        r = await a.post("/admin/registrars/ClientX/rdap", {"rdap_base_url": bad})
+        assert r.status_code == 400
+        assert 'id="e-rdap_base_url">rdap base url must be an https URL' in r.text
+        assert stored() is None
+    r = await a.post(
+        "/admin/registrars/ClientX/rdap", {"rdap_base_url": " https://rdap.clientx.example/v1 "}
+    )
+    assert r.status_code == 303
+    assert stored() == "https://rdap.clientx.example/v1/"  # kept ending in "/"
+    page = await a.get("/admin/registrars/ClientX")
+    assert 'name="rdap_base_url" type="text" value="https://rdap.clientx.example/v1/"' in page.text
+    r = await a.post("/admin/registrars/ClientX/rdap", {"rdap_base_url": ""})
+    assert r.status_code == 303 and stored() is None
+    with users.read() as conn:
+        audit = [
+            (r.action, r.outcome)
+            for r in conn.execute(
+                select(t.web_audit.c.action, t.web_audit.c.outcome).where(
+                    t.web_audit.c.action == "registrar.rdap"
+                )
+            )
+        ]
+    assert sorted(audit) == [("registrar.rdap", "ok")] * 2 + [("registrar.rdap", "refused")] * 3
 
 
 async def test_tld_policy_phase_and_lists(users: Database) -> None:

@@ -5,7 +5,8 @@ administration) from their own packages; each surface gets the same `HttpContext
 database, the clock, the configuration) and reads or writes only through flows and store
 queries, like EPP. `HttpServer` runs the application with uvicorn (httptools, on the
 worker's running uvloop) on a socket the worker binds itself, so that workers share the
-port with SO_REUSEPORT and shutdown stays in `serve.py`'s hands.
+port with SO_REUSEPORT and shutdown stays in `serve.py`'s hands. RDAP lookups the answer
+cache holds are answered by the HTTP protocol without the ASGI round trip (`http/fast.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import domreg.web
 from domreg import rdap
 from domreg.clock import Clock
 from domreg.config import Config
+from domreg.http.fast import fast_protocol
 from domreg.store.db import Database
 
 
@@ -39,10 +41,14 @@ class HttpContext:
 
 
 def build_app(ctx: HttpContext) -> Starlette:
+    """The application; its `state.rdap` is the RDAP application (for `HttpServer`)."""
+    rdap_app = rdap.RdapApp(ctx)
     routes: list[BaseRoute] = [Route("/healthz", _health(ctx), methods=["GET", "HEAD"])]
-    routes += rdap.routes(ctx)  # RDAP under /rdap/
+    routes += rdap.routes(rdap_app)  # RDAP under /rdap/
     routes += domreg.web.routes(ctx)  # public pages, registrar console, administration
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.rdap = rdap_app
+    return app
 
 
 def _health(ctx: HttpContext) -> Callable[[Request], Awaitable[Response]]:
@@ -72,10 +78,16 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    """An ASGI application served by uvicorn on a socket bound by this process."""
+    """An ASGI application served by uvicorn on a socket bound by this process; with `fast`
+    (the default) and an application from `build_app`, RDAP's cached lookups are answered
+    by the HTTP protocol itself (`http/fast.py`), everything else by the application."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, fast: bool = True) -> None:
         self.app = app
+        rdap_app = getattr(app.state, "rdap", None)
+        self.http: type[asyncio.Protocol] | str = (
+            fast_protocol(rdap_app) if fast and rdap_app is not None else "httptools"
+        )
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -94,7 +106,7 @@ class HttpServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
-            http="httptools",
+            http=self.http,
             lifespan="off",
             access_log=False,
             log_level="warning",

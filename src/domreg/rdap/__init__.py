@@ -1,6 +1,7 @@
 """RDAP (RFC 7480-7484, 9082, 9083, 9537) with ICANN's gTLD RDAP profile: the read side.
 
-`routes(ctx)` gives the HTTP application its /rdap/ mount (`rdap/app.py`); the lookups are
+`routes(RdapApp(ctx))` gives the HTTP application its /rdap/ mount (`rdap/app.py`; the HTTP
+server answers cached lookups itself through `http/fast.py`); the lookups are
 functions over a connection (`rdap/api.py`) that other parts of domreg call directly:
 
     with db.read() as conn:

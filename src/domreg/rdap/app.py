@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -40,6 +41,7 @@ from domreg.rdap.render import Links
 from domreg.rdds import query
 from domreg.rdds.cache import AnswerCache, Entry
 from domreg.rdds.policy import ANONYMOUS, Viewer
+from domreg.rdds.query import Version
 from domreg.rdds.ratelimit import RateLimiter, retry_after
 
 log = logging.getLogger("domreg.rdap")
@@ -49,6 +51,7 @@ MAX_QUERY_STRING = 2048
 AUTH_FAILURE_COST = 10.0
 _METHODS = (b"allow", b"GET, HEAD, OPTIONS")
 _CORS = (b"access-control-allow-origin", b"*")
+_VARY = (b"vary", b"Authorization")
 _TYPE = (b"content-type", render.MEDIA_TYPE.encode())
 _UNSUPPORTED = {"ip", "autnum", "ips", "autnums", "reverse_search"}
 _LOOKUPS = ("domain", "nameserver", "entity")
@@ -65,6 +68,30 @@ _COUNTED = {
 _ANSWERED = (200, 304, 404)
 
 Headers = list[tuple[bytes, bytes]]
+#: The scope key under which the fast path (`http/fast.py`) hands a request it could not
+#: answer from the cache on, with the version it read after the request arrived (None if
+#: the read failed: `__call__` reads it again).
+VERSION = "domreg.rdds_version"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """An anonymous GET or HEAD lookup (`RdapApp.lookup`): its scope, method, cache key
+    and request headers."""
+
+    scope: dict[str, Any]
+    method: str
+    key: tuple[str, str, None, Links]
+    headers: dict[bytes, bytes]
+
+
+def _refusal(exc: RdapError) -> tuple[int, bytes, Headers]:
+    headers: Headers = []
+    if exc.status == 405:
+        headers.append(_METHODS)
+    elif exc.status == 401:
+        headers.append((b"www-authenticate", b'Basic realm="rdap", charset="UTF-8"'))
+    return exc.status, orjson.dumps(exc.body()), headers
 
 
 def _subject(kind: str, rest: str, scope: dict[str, Any]) -> str | None:
@@ -90,6 +117,7 @@ class RdapApp:
         self.tos_url: str = cfg.rdap_tos_url
         self.search_limit = max(1, cfg.rdap_search_limit)
         self.max_age = max(0, cfg.rdap_max_age)
+        self._public = b"public, max-age=%d" % self.max_age if self.max_age else b"public, no-cache"
         self.limiter = RateLimiter(cfg.rdap_rate_limit, cfg.rdap_rate_burst)
         self.auth = Authenticator(ctx.db, cfg.rdap_auth_cache_seconds)
         self.cache = AnswerCache()
@@ -104,35 +132,89 @@ class RdapApp:
         try:
             status, body, headers = await self._answer(scope, method)
         except RdapError as exc:
-            status, body, headers = exc.status, orjson.dumps(exc.body()), []
-            if exc.status == 405:
-                headers.append(_METHODS)
-            elif exc.status == 401:
-                headers.append((b"www-authenticate", b'Basic realm="rdap", charset="UTF-8"'))
+            status, body, headers = _refusal(exc)
         except Exception:
             log.exception("RDAP request %s %s failed", method, scope.get("path"))
             err = RdapError(500, "the server could not answer; the error is logged")
             status, body, headers = 500, orjson.dumps(err.body()), []
+        status, headers, body = self._complete(scope, method, status, body, headers)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _complete(
+        self,
+        scope: dict[str, Any],
+        method: str,
+        status: int,
+        body: bytes,
+        headers: Headers,
+        now: datetime | None = None,
+    ) -> tuple[int, Headers, bytes]:
+        """Count an answered query (at `now`, default the clock's); the status, every header
+        of the answer, and the bytes to send after them (none for HEAD, 204 and 304)."""
         if status in _ANSWERED:  # one dict increment per answered query (the activity report)
             kind, _, rest = scope["path"][len(PREFIX) :].partition("/")
             counted = _COUNTED.get(kind)
             if counted is not None:
-                metrics.count(metrics.RDAP, counted, self.clock.now(), _subject(kind, rest, scope))
+                when = self.clock.now() if now is None else now
+                metrics.count(metrics.RDAP, counted, when, _subject(kind, rest, scope))
         headers.append(_CORS)
         if status == 204:
-            await send({"type": "http.response.start", "status": 204, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
+            return 204, headers, b""
         headers.append(_TYPE)
         if status != 304:
             headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"" if method == "HEAD" or status == 304 else body,
-            }
-        )
+        return status, headers, b"" if method == "HEAD" or status == 304 else body
+
+    def lookup(self, scope: dict[str, Any]) -> Lookup | None:
+        """The fast path's first step (`http/fast.py`): if `scope` is an anonymous GET or
+        HEAD lookup (`domain/`, `nameserver/`, `entity/` and a name) without a body, what
+        `cached` needs to answer it; else None (the request goes through `__call__`). No
+        side effect."""
+        method: str = scope["method"]
+        full_path: str = scope["path"]
+        if (method != "GET" and method != "HEAD") or not full_path.startswith(PREFIX):
+            return None
+        path = full_path[len(PREFIX) :]
+        kind, _, rest = path.partition("/")
+        if (
+            kind not in _LOOKUPS
+            or not rest
+            or "/" in rest
+            or len(path) > 2 * api.MAX_QUERY
+            or len(scope.get("query_string", b"")) > MAX_QUERY_STRING
+        ):
+            return None
+        raw_headers = dict(scope["headers"])
+        if (
+            b"authorization" in raw_headers  # may see more: never from the anonymous entries
+            or b"content-length" in raw_headers  # a body: left to the ASGI path
+            or b"transfer-encoding" in raw_headers
+        ):
+            return None
+        links = self._links(scope, raw_headers, path)
+        return Lookup(scope, method, (kind, rest, None, links), raw_headers)
+
+    def cached(self, lookup: Lookup, token: Version) -> tuple[int, Headers, bytes] | None:
+        """The fast path's second step, with `token` read after the request arrived: the
+        answer as `__call__` would give it (status, headers, bytes after them) if the cache
+        holds one under `token` (or a 429 if the client is over its rate), with the same
+        side effects (rate limit, query counts); else None, with none (`__call__` answers,
+        and counts the cache miss)."""
+        now = self.clock.now()
+        entry = self.cache.find(token, lookup.key, now)
+        if entry is None:
+            return None
+        self.cache.hits += 1
+        scope = lookup.scope
+        client = scope.get("client")
+        wait = self.limiter.take(client[0] if client else "-")
+        if wait:
+            status, body, headers = self._too_many(wait)
+        else:
+            body = entry.body.replace(entry.stamp, self._stamp(now))
+            status, headers = self._conditional(ANONYMOUS, entry.etag, lookup.headers)
+        return self._complete(scope, lookup.method, status, body, headers, now)
 
     def _links(self, scope: dict[str, Any], headers: dict[bytes, bytes], path: str) -> Links:
         host = headers.get(b"host", b"localhost")
@@ -199,24 +281,22 @@ class RdapApp:
                 raise RdapError(401, str(exc)) from None
         links = self._links(scope, raw_headers, path)
         now = self.clock.now()
-        body, etag = await self._respond(path, query_string, viewer, links, now)
+        body, etag = await self._respond(path, query_string, viewer, links, now, scope.get(VERSION))
+        status, headers = self._conditional(viewer, etag, raw_headers)
+        return status, b"" if status == 304 else body, headers
+
+    def _conditional(
+        self, viewer: Viewer, etag: bytes, raw_headers: dict[bytes, bytes]
+    ) -> tuple[int, Headers]:
+        """200 or, if the request's If-None-Match has `etag`, 304; the caching headers."""
         if viewer.registrar_id is None:
-            cache = b"public, max-age=%d" % self.max_age if self.max_age else b"public, no-cache"
-            headers: Headers = [
-                (b"cache-control", cache),
-                (b"etag", etag),
-                (b"vary", b"Authorization"),
-            ]
+            headers: Headers = [(b"cache-control", self._public), (b"etag", etag), _VARY]
         else:
-            headers = [
-                (b"cache-control", b"private, no-cache"),
-                (b"etag", etag),
-                (b"vary", b"Authorization"),
-            ]
+            headers = [(b"cache-control", b"private, no-cache"), (b"etag", etag), _VARY]
         match = raw_headers.get(b"if-none-match")
         if match is not None and (match == etag or etag in [m.strip() for m in match.split(b",")]):
-            return 304, b"", headers
-        return 200, body, headers
+            return 304, headers
+        return 200, headers
 
     def _too_many(self, wait: float) -> tuple[int, bytes, Headers]:
         seconds = retry_after(wait)
@@ -224,9 +304,16 @@ class RdapApp:
         return 429, orjson.dumps(err.body()), [(b"retry-after", str(seconds).encode())]
 
     async def _respond(
-        self, path: str, query_string: bytes, viewer: Viewer, links: Links, now: datetime
+        self,
+        path: str,
+        query_string: bytes,
+        viewer: Viewer,
+        links: Links,
+        now: datetime,
+        token: Version | None = None,
     ) -> tuple[bytes, bytes]:
-        """The body and ETag of the answer to `path`; lookups go through the cache."""
+        """The body and ETag of the answer to `path`; lookups go through the cache (under
+        `token` if given: a version read after the request arrived, by the fast path)."""
         kind, _, rest = path.partition("/")
         stamp = self._stamp(now)
         if kind not in _LOOKUPS:
@@ -238,7 +325,8 @@ class RdapApp:
         if not rest or "/" in rest:
             raise RdapError(400, f"a {kind} lookup is {kind}/<name>")
         key = (kind, rest, viewer.registrar_id, links)
-        token = await self.versions.acurrent()  # before the data: what is read after is newer
+        if token is None:  # before the data: what is read after is newer
+            token = await self.versions.acurrent()
         entry = self.cache.get(token, key, now)
         if entry is not None:
             return entry.body.replace(entry.stamp, stamp), entry.etag
@@ -312,6 +400,6 @@ class _RdapRoute(BaseRoute):
         await self.app(dict(scope), receive, send)
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
-    """The routes `http/app.py`'s `build_app` adds: everything under /rdap."""
-    return [_RdapRoute(RdapApp(ctx))]
+def routes(app: RdapApp) -> list[BaseRoute]:
+    """The routes `http/app.py`'s `build_app` adds: everything under /rdap, to `app`."""
+    return [_RdapRoute(app)]

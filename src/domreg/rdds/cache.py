@@ -42,12 +42,21 @@ class AnswerCache:
         self.flushes = 0
 
     def get(self, token: Version, key: Any, now: datetime) -> Entry | None:
+        entry = self.find(token, key, now)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def find(self, token: Version, key: Any, now: datetime) -> Entry | None:
+        """`get` without counting a hit or a miss (the caller counts: RDAP's fast path,
+        which hands a miss to the full path, where `get` counts it)."""
         if token.generation != self.generation:
             if self.entries:
                 self.flushes += 1
             self.entries.clear()
             self.generation = token.generation
-            self.misses += 1
             return None
         entry = self.entries.get(key)
         if (
@@ -55,9 +64,7 @@ class AnswerCache:
             or (entry.valid_until is not None and now >= entry.valid_until)
             or (entry.running and not entry.running <= token.running)
         ):
-            self.misses += 1
             return None
-        self.hits += 1
         return entry
 
     def put(self, token: Version, key: Any, entry: Entry) -> None:

@@ -686,6 +686,12 @@ class DataVersion:
         if path and path != ":memory:" and not path.startswith("file:"):
             self._raw = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
+    @property
+    def synchronous(self) -> bool:
+        """Whether `current` costs no database round trip (SQLite), so that async code may
+        call it rather than `request`."""
+        return self._raw is not None or self.db.is_sqlite
+
     def current(self) -> Version:
         if self._raw is not None:
             data_version = self._raw.execute("PRAGMA data_version").fetchone()[0]
@@ -697,7 +703,7 @@ class DataVersion:
             return version(conn)
 
     async def acurrent(self) -> Version:
-        if self._raw is not None or self.db.is_sqlite:
+        if self.synchronous:
             return self.current()
         return await asyncio.shield(self.request())
 

@@ -1,5 +1,6 @@
 """Administration of registrars: list and create, suspend and reactivate, credit, price
-overrides, and their console users (each new user's TOTP secret is shown once)."""
+overrides, the RDAP base URL (`flows.registrar_data`: https only; empty clears it), and
+their console users (each new user's TOTP secret is shown once)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from domreg.flows import access, billing, pricing, registry, webusers
+from domreg.flows import access, billing, pricing, registrar_data, registry, webusers
 from domreg.store import schema as t
 from domreg.web.auth import page
 from domreg.web.console import queries
@@ -210,6 +211,22 @@ def routes(web: Web) -> list[BaseRoute]:
                         "price",
                     )
                     done = "saved"
+                elif kind == "rdap":
+                    rdap_url = form.text(
+                        "rdap_base_url", label="RDAP base URL", required=False, max_len=255
+                    )
+                    form.check()
+                    await web.act(
+                        request,
+                        user,
+                        "registrar.rdap",
+                        clid,
+                        lambda ctx: registrar_data.set_rdds_data(
+                            ctx.conn, ctx.now, clid, rdap_base_url=rdap_url
+                        ),
+                        "rdap_base_url",
+                    )
+                    done = "saved"
                 elif kind == "accredit":
                     tlds = await web.read(queries.tld_names)
                     tld = form.choice("tld", label="TLD", options=tlds)
@@ -257,6 +274,6 @@ def routes(web: Web) -> list[BaseRoute]:
             Route(
                 f"/admin/registrars/{{clid}}/{k}", page(web, "admin", action(k)), methods=["POST"]
             )
-            for k in ("status", "credit", "price", "accredit", "users")
+            for k in ("status", "credit", "price", "rdap", "accredit", "users")
         ),
     ]
