@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from domreg.store import schema as t
+from domreg.store.db import Query
 
 #: Domain ids per statement when refreshing many.
 BATCH = 10_000
@@ -65,47 +66,76 @@ def _rows(conn: Connection, where: Any) -> dict[int, tuple[str, str | None]]:
     return {r.id: (r.name, r.delegation) for r in conn.execute(q)}
 
 
-def _compute(conn: Connection, where: Any) -> dict[int, tuple[str, str | None, str | None]]:
-    """(name, text from its rows, stored text) of each domain whose id satisfies
-    `where(id column)`."""
-    dh, h, ds, a = t.domain_hosts, t.hosts, t.domain_ds, t.host_addresses
-    names = _rows(conn, where)
-    if not names:
-        return {}
-    ns: dict[int, list[str]] = {}
-    for r in conn.execute(
+def _ns(where: Any) -> Any:
+    dh, h = t.domain_hosts, t.hosts
+    return (
         select(dh.c.domain_id, h.c.name)
         .join(h, h.c.id == dh.c.host_id)
         .where(where(dh.c.domain_id))
-    ):
-        ns.setdefault(r.domain_id, []).append(r.name)
-    dsr: dict[int, list[tuple[int, int, int, str]]] = {}
-    for d in conn.execute(
-        select(ds.c.domain_id, ds.c.key_tag, ds.c.alg, ds.c.digest_type, ds.c.digest).where(
-            where(ds.c.domain_id)
-        )
-    ):
-        dsr.setdefault(d.domain_id, []).append((d.key_tag, d.alg, d.digest_type, d.digest))
-    glue: dict[int, list[tuple[str, str, str]]] = {}
-    for g in conn.execute(
-        select(h.c.parent_domain_id, h.c.name, a.c.address, a.c.version)
+    )
+
+
+def _ds(where: Any) -> Any:
+    ds = t.domain_ds
+    return select(ds.c.domain_id, ds.c.key_tag, ds.c.alg, ds.c.digest_type, ds.c.digest).where(
+        where(ds.c.domain_id)
+    )
+
+
+def _glue(where: Any) -> Any:
+    """Addresses of live hosts subordinate to the domain that are among its nameservers."""
+    dh, h, a = t.domain_hosts, t.hosts, t.host_addresses
+    return (
+        select(h.c.parent_domain_id.label("domain_id"), h.c.name, a.c.address, a.c.version)
         .select_from(
             h.join(dh, and_(dh.c.domain_id == h.c.parent_domain_id, dh.c.host_id == h.c.id)).join(
                 a, a.c.host_id == h.c.id
             )
         )
         .where(h.c.deleted_at.is_(None), where(h.c.parent_domain_id))
-    ):
-        glue.setdefault(g.parent_domain_id, []).append((g.name, g.address, g.version))
+    )
+
+
+#: One domain's rows (`compute`, in domain updates): statements compiled once.
+_ONE = tuple(Query(part(lambda c: c == bindparam("domain_id"))) for part in (_ns, _ds, _glue))
+
+
+def _texts(
+    names: dict[int, str], ns: Iterable[Any], ds: Iterable[Any], glue: Iterable[Any]
+) -> dict[int, str | None]:
+    hosts: dict[int, list[str]] = {}
+    for r in ns:
+        hosts.setdefault(r.domain_id, []).append(r.name)
+    dsr: dict[int, list[tuple[int, int, int, str]]] = {}
+    for d in ds:
+        dsr.setdefault(d.domain_id, []).append((d.key_tag, d.alg, d.digest_type, d.digest))
+    addresses: dict[int, list[tuple[str, str, str]]] = {}
+    for g in glue:
+        addresses.setdefault(g.domain_id, []).append((g.name, g.address, g.version))
     return {
-        i: (name, render(name, ns.get(i, ()), dsr.get(i, ()), glue.get(i, ())), stored)
-        for i, (name, stored) in names.items()
+        i: render(name, hosts.get(i, ()), dsr.get(i, ()), addresses.get(i, ()))
+        for i, name in names.items()
     }
 
 
-def compute(conn: Connection, domain_id: int) -> str | None:
-    """The delegation text of one domain from its rows as they are now in `conn`."""
-    return _compute(conn, lambda c: c == domain_id).get(domain_id, ("", None, None))[1]
+def _compute(conn: Connection, where: Any) -> dict[int, tuple[str, str | None, str | None]]:
+    """(name, text from its rows, stored text) of each domain whose id satisfies
+    `where(id column)`."""
+    rows = _rows(conn, where)
+    if not rows:
+        return {}
+    texts = _texts(
+        {i: name for i, (name, _) in rows.items()},
+        *(conn.execute(part(where)) for part in (_ns, _ds, _glue)),
+    )
+    return {i: (name, texts[i], stored) for i, (name, stored) in rows.items()}
+
+
+def compute(conn: Connection, domain_id: int, name: str) -> str | None:
+    """The delegation text of domain `name` (id `domain_id`) from its rows as they are now
+    in `conn`."""
+    parts = (q.all(conn, domain_id=domain_id) for q in _ONE)
+    return _texts({domain_id: name}, *parts)[domain_id]
 
 
 def _write(conn: Connection, changed: dict[int, str | None]) -> None:

@@ -999,7 +999,7 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
             ],
         )
     if rem_ns or add_ns or cmd.dnssec is not None:
-        values["delegation"] = delegation.compute(conn, row.id)
+        values["delegation"] = delegation.compute(conn, row.id, row.name)
     conn.execute(sql_update(t.domains).where(t.domains.c.id == row.id).values(**values))
     record(
         ctx,
