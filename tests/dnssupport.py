@@ -126,6 +126,20 @@ def axfr_text(knot: KnotServer, tld: str, path: Path) -> Path:
     return path
 
 
+def zone_lines(source: Path | str, tld: str) -> set[str]:
+    """The records of a zone file (a path, or its text), one presentation line each ("owner.
+    TTL IN TYPE rdata", absolute names): what it says, whatever its layout ($TTL, order)."""
+    text = source.read_text() if isinstance(source, Path) else source
+    zone = dns.zone.from_text(text, origin=tld + ".", relativize=False)
+    return {
+        f"{name} {rrset.ttl} IN {dns.rdatatype.to_text(rrset.rdtype)} "
+        + (rd.to_text().upper() if rrset.rdtype == dns.rdatatype.DS else rd.to_text())
+        for name, node in zone.nodes.items()
+        for rrset in node.rdatasets
+        for rd in rrset
+    }
+
+
 def served_equals_full_build(db: Database, knot: KnotServer, tld: str, tmp: Path) -> None:
     """The zone Knot serves (less the signer's records) is what a fresh full build holds."""
     path = tmp / f"fresh-{tld}.zone"

@@ -61,7 +61,8 @@ async def test_two_live_domains_with_one_name_are_found(db, populated, monkeypat
         conn.execute(text("DROP INDEX uq_domains_live_name"))
         row = conn.execute(select(t.domains).where(t.domains.c.name == "alpha.test")).one()
         values = {k: v for k, v in row._mapping.items() if k != "id"}
-        conn.execute(insert(t.domains).values({**values, "roid": "DUP-TEST"}))
+        # The copy has no nameserver links, so no delegation text.
+        conn.execute(insert(t.domains).values({**values, "roid": "DUP-TEST", "delegation": None}))
         conn.execute(
             insert(t.history).values(
                 svtrid="DUP",
@@ -139,6 +140,27 @@ async def test_a_balance_that_is_not_its_ledger_sum_is_found(db, populated):
         )
     [message] = _rules(db)["ledger-balances"]
     assert message.startswith("registrar ClientY has balance ") and "its ledger sums to" in message
+
+
+async def test_a_stale_delegation_text_is_found(db, populated):
+    """The zone lines kept with a domain (`domains.delegation`) that its rows do not give:
+    changed, and missing."""
+    with db.write() as conn:
+        with_ns = conn.execute(
+            select(t.domains.c.name)
+            .where(t.domains.c.delegation.is_not(None))
+            .order_by(t.domains.c.name)
+            .limit(2)
+        ).all()
+        (one, two) = [r.name for r in with_ns]
+        conn.execute(
+            update(t.domains).where(t.domains.c.name == one).values(delegation="x. IN NS y.")
+        )
+        conn.execute(update(t.domains).where(t.domains.c.name == two).values(delegation=None))
+    found = _rules(db)["delegation-current"]
+    assert sorted(found) == sorted(
+        f"domain {n}: its stored zone lines are not its rows'" for n in (one, two)
+    )
 
 
 async def test_a_change_without_its_history_row_is_found(db, populated, clock):

@@ -36,6 +36,7 @@ from tests.dnssupport import (
     require,
     served_equals_full_build,
     settle,
+    zone_lines,
 )
 from tests.test_ext_secdns import ds, secdns_create, secdns_update
 
@@ -93,6 +94,13 @@ def update_status(name: str, add: str = "", rem: str = "") -> str:
     a = f'<domain:add><domain:status s="{add}"/></domain:add>' if add else ""
     r = f'<domain:rem><domain:status s="{rem}"/></domain:rem>' if rem else ""
     return f"<update><domain:update {D}><domain:name>{name}</domain:name>{a}{r}</domain:update></update>"
+
+
+def rename_host(name: str, new: str) -> str:
+    return (
+        f"<update><host:update {H}><host:name>{name}</host:name>"
+        f"<host:chg><host:name>{new}</host:name></host:chg></host:update></update>"
+    )
 
 
 def delete(name: str) -> str:
@@ -246,11 +254,7 @@ async def test_narrow_glue_and_idn_names(connect, db, knot, publisher, tmp_path)
     assert "xn--bcher-kva.test" in names
     assert referral(knot, "xn--bcher-kva.test")[0] == {"ns1.gamma.test."}
     # Renaming the host renames every NS record that points at it.
-    await ok(
-        client,
-        f"<update><host:update {H}><host:name>ns1.gamma.test</host:name>"
-        "<host:chg><host:name>dns.gamma.test</host:name></host:chg></host:update></update>",
-    )
+    await ok(client, rename_host("ns1.gamma.test", "dns.gamma.test"))
     await settle(publisher)
     assert referral(knot, "delta.test")[0] == {"dns.gamma.test.", "ns2.gamma.test."}
     assert referral(knot, "gamma.test")[2] == {"dns.gamma.test.": {"192.0.2.7"}}
@@ -438,10 +442,7 @@ async def test_dns_update_with_tsig_and_a_bad_key(connect, db, knot, publisher, 
     await settle(pub)
     assert referral(knot, "viaupdate.test")[0] == {"ns.example.org."}
     # A full publication over DNS UPDATE: the difference between AXFR and the build is sent.
-    with db.write() as conn:
-        conn.execute(
-            update(t.hosts).where(t.hosts.c.name == "ns.example.org").values(name="ns9.example.org")
-        )
+    await ok(client, rename_host("ns.example.org", "ns9.example.org"))
     pub.publish_full("test")
     assert referral(knot, "viaupdate.test")[0] == {"ns9.example.org."}
     served_equals_full_build(db, knot, "test", tmp_path)
@@ -456,10 +457,10 @@ async def test_zone_file_publisher_for_nsd_and_bind(connect, db, tmp_path):
     await world(client)
     pub = Publisher(db, FilesTarget(f"{checkzone} {{zone}} {{file}}"), tmp_path)
     await settle(pub)
-    text = (tmp_path / "test.zone").read_text()
-    assert "alpha.test. 3600 IN NS ns1.alpha.test." in text
-    assert f"beta.test. 3600 IN DS 12345 13 2 {DIGEST}" in text
-    assert "ns1.alpha.test. 3600 IN AAAA 2001:db8::1" in text
+    lines = zone_lines(tmp_path / "test.zone", "test")
+    assert "alpha.test. 3600 IN NS ns1.alpha.test." in lines
+    assert f"beta.test. 3600 IN DS 12345 13 2 {DIGEST}" in lines
+    assert "ns1.alpha.test. 3600 IN AAAA 2001:db8::1" in lines
     pub.target = FilesTarget("false {zone}")
     await ok(client, create("more.test", "ns.example.org"))
     out = pub.step()
@@ -467,4 +468,4 @@ async def test_zone_file_publisher_for_nsd_and_bind(connect, db, tmp_path):
     assert [s["pending"] for s in zone_status(db) if s["tld"] == "test"] == [1]
     pub.target = FilesTarget("")
     await settle(pub)
-    assert "more.test. 3600 IN NS ns.example.org." in (tmp_path / "test.zone").read_text()
+    assert "more.test. 3600 IN NS ns.example.org." in zone_lines(tmp_path / "test.zone", "test")

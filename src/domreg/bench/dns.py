@@ -168,9 +168,11 @@ def bulk_load(url: str, domains: int) -> None:
                 for table, columns, rows in tables:
                     marks = ",".join("?" * len(columns.split(",")))
                     conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows())
-            conn.execute("ANALYZE")
         finally:
             conn.close()
+        _fill_delegations(url)
+        with contextlib.closing(sqlite3.connect(url.split("///", 1)[1])) as conn:
+            conn.execute("ANALYZE")
         return
     import psycopg
 
@@ -181,8 +183,23 @@ def bulk_load(url: str, domains: int) -> None:
                     for row in rows():
                         copy.write_row(row)
         pg.commit()
+        _fill_delegations(url)
         pg.autocommit = True
         pg.execute("VACUUM ANALYZE")
+
+
+def _fill_delegations(url: str) -> None:
+    """Each domain's zone lines (`domains.delegation`), as the flows keep them with the
+    links: computed from the rows just loaded."""
+    from domreg.dns import delegation
+    from domreg.store.db import Database
+
+    db = Database(url)
+    try:
+        with db.write() as conn:
+            delegation.refresh_all(conn)
+    finally:
+        db.close()
 
 
 def _timed_child(

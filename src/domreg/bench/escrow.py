@@ -90,6 +90,7 @@ def _database(backend: str, work: Path, pg_url: str, name: str) -> Iterator[str]
 
 def load(url: str, domains: int, now: datetime) -> dict[str, int]:
     """Bulk-load a TLD of `domains` domains with contacts and hosts; returns row counts."""
+    from domreg.dns import delegation
     from domreg.flows import registry
     from domreg.store import migrate
     from domreg.store import schema as t
@@ -224,6 +225,7 @@ def load(url: str, domains: int, now: datetime) -> dict[str, int]:
         chunks(n_contacts, contact)
         chunks(n_hosts, host)
         chunks(domains, domain)
+        delegation.refresh_all(conn)  # what the flows keep with the links
         if conn.dialect.name == "postgresql":
             for table in ("contacts", "hosts", "domains"):
                 conn.exec_driver_sql(

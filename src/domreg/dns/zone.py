@@ -13,11 +13,13 @@ What a TLD zone holds (the same rules for a full build and for incremental chang
   not published get no address records.
 Names are stored, and written, as lower-case A-labels.
 
-The full build streams: the database renders every record as its master file line, one
-string per kind (nameservers, DS, glue) and range of domain ids; the ranges are read by
-parallel connections that share one snapshot and written in order as they come, so memory
-does not grow with the zone (docs/dns.md). `node_records` gives the records of chosen owner
-names, for the incremental publishers, by the same rules; tests compare the two.
+The full build streams: each domain's delegation lines (NS, DS, glue) are kept in
+`domains.delegation` by the flows that change them (dns/delegation.py), without TTL (the
+zone's `$TTL` is the TLD's TTL); the database joins the texts of the published domains of a
+range of domain ids into one string; the ranges are read by parallel connections that share
+one snapshot and written in order as they come, so memory does not grow with the zone
+(docs/dns.md). `node_records` gives the records of chosen owner names, for the incremental
+publishers, by the same rules, computed from the tables themselves; tests compare the two.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, Protocol
 import orjson
 from sqlalchemy import Connection, and_, select
 
+from domreg.dns.delegation import ds_rdata
 from domreg.model import statuses as st
 from domreg.store import schema as t
 from domreg.store.db import Database
@@ -111,10 +114,6 @@ def in_zone(name: str, tld: str) -> bool:
 
 def address_record(ttl: int, address: str) -> Record:
     return (ttl, "AAAA" if ":" in address else "A", address)
-
-
-def ds_rdata(key_tag: int, alg: int, digest_type: int, digest: str) -> str:
-    return f"{key_tag} {alg} {digest_type} {digest.upper()}"
 
 
 def line(owner: str, record: Record) -> str:
@@ -200,11 +199,12 @@ def _excluded_ids(conn: Connection, tld_id: int, ids: list[int] | None = None) -
     return {r.id for r in conn.execute(q)}
 
 
-# The full build: the database renders each record as its master file line and joins the
-# lines of a range of domain ids into one string (`group_concat` on SQLite, `string_agg` on
-# PostgreSQL), so Python handles a few hundred strings instead of millions of rows. The
-# ranges are read by parallel connections that share one snapshot (`_readers`) and written in
-# order. Only integers (ids, TTL) and the constants above are put into these statements.
+# The full build: every domain's zone lines are kept in `domains.delegation` (NS, DS and
+# glue; dns/delegation.py), so the build reads one column: the texts of a range of domain
+# ids joined into one string (`group_concat` on SQLite, `string_agg` on PostgreSQL) by one
+# statement on one table, and Python handles a few dozen strings instead of millions of
+# rows. The ranges are read by parallel connections that share one snapshot (`_readers`)
+# and written in order. Only integers (ids) are put into these statements.
 
 #: Domain ids per statement.
 RANGE = 50_000
@@ -217,65 +217,34 @@ AHEAD = 2
 
 @dataclass(frozen=True)
 class _Part:
-    """One statement of the full build: the `kind` of record over domain ids first..last."""
+    """One statement of the full build: the delegations of domain ids first..last."""
 
-    kind: str  # "ns", "ds", "glue"
     first: int
     last: int
     held: tuple[int, ...]  # held or deleting domains in the range (`_excluded_ids`)
 
 
-#: A part, its lines (None when it has none), how many, and how many delegations.
-_Result = tuple[_Part, bytes | None, int, int]
+#: A part, its lines (None when it has none), and how many delegations.
+_Result = tuple[_Part, bytes | None, int]
 
 
-def _part_sql(part: _Part, tld_id: int, ttl: int, sqlite: bool) -> str:
+def _part_sql(part: _Part, tld_id: int, sqlite: bool) -> str:
     """The statement of `part`: one row (the lines as one string, UTF-8 bytes; how many
-    lines; for "ns" how many delegations, else 0)."""
-    a, b = part.first, part.last
-    held = f" AND d.id NOT IN ({', '.join(map(str, part.held))})" if part.held else ""
-    live = f"d.tld_id = {tld_id} AND d.deleted_at IS NULL{held}"
-    # The range bounds each joined table's own id column: PostgreSQL then scans index ranges
-    # instead of a whole table per statement. DS rows are few: they drive, and their domains
-    # are looked up (bounding `d` too makes PostgreSQL scan all the range's domains).
-    if part.kind == "ns":
-        expr = f"d.name || '. {ttl} IN NS ' || h.name || '.'"
-        rest = (
-            "count(DISTINCT d.id) FROM domains d JOIN domain_hosts dh ON dh.domain_id = d.id "
-            f"JOIN hosts h ON h.id = dh.host_id WHERE {live} "
-            f"AND d.id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
-        )
-    elif part.kind == "ds":
-        expr = (
-            f"d.name || '. {ttl} IN DS ' || ds.key_tag || ' ' || ds.alg || ' ' || "
-            "ds.digest_type || ' ' || upper(ds.digest)"
-        )
-        rest = (
-            "0 FROM domains d JOIN domain_ds ds ON ds.domain_id = d.id "
-            f"WHERE {live} AND ds.domain_id BETWEEN {a} AND {b} "
-            "AND EXISTS (SELECT 1 FROM domain_hosts x WHERE x.domain_id = d.id)"
-        )
-    else:
-        expr = (
-            f"h.name || '. {ttl} IN ' || "
-            "CASE WHEN a.version = 'v6' THEN 'AAAA ' ELSE 'A ' END || a.address"
-        )
-        rest = (
-            "0 FROM domains d JOIN hosts h ON h.parent_domain_id = d.id "
-            "JOIN domain_hosts dh ON dh.domain_id = d.id AND dh.host_id = h.id "
-            "JOIN host_addresses a ON a.host_id = h.id "
-            f"WHERE {live} AND h.deleted_at IS NULL AND d.id BETWEEN {a} AND {b} "
-            f"AND h.parent_domain_id BETWEEN {a} AND {b} AND dh.domain_id BETWEEN {a} AND {b}"
-        )
+    delegations)."""
+    held = f" AND id NOT IN ({', '.join(map(str, part.held))})" if part.held else ""
+    where = (
+        f"FROM domains WHERE id BETWEEN {part.first} AND {part.last} AND tld_id = {tld_id} "
+        f"AND deleted_at IS NULL AND delegation IS NOT NULL{held}"
+    )
     if sqlite:  # a BLOB comes back as bytes, not decoded
-        return f"SELECT CAST(group_concat({expr}, char(10)) AS BLOB), count(*), {rest}"
-    return f"SELECT string_agg({expr}, E'\\n'), count(*), {rest}"
+        return f"SELECT CAST(group_concat(delegation, char(10)) AS BLOB), count(*) {where}"
+    return f"SELECT string_agg(delegation, E'\\n'), count(*) {where}"
 
 
-def _run_part(dbapi: Any, sql: str, sqlite: bool) -> tuple[bytes | None, int, int]:
+def _run_part(dbapi: Any, sql: str, sqlite: bool) -> tuple[bytes | None, int]:
     if sqlite:
-        text_, lines, delegations = dbapi.execute(sql).fetchone()
-        return text_, lines, delegations
+        text_, delegations = dbapi.execute(sql).fetchone()
+        return text_, delegations
     from psycopg.types.string import ByteaBinaryLoader
 
     # Binary results, with text loaded as bytes (a text value in binary format is its UTF-8
@@ -283,8 +252,8 @@ def _run_part(dbapi: Any, sql: str, sqlite: bool) -> tuple[bytes | None, int, in
     # every statement is different.
     with dbapi.cursor(binary=True) as cursor:
         cursor.adapters.register_loader("text", ByteaBinaryLoader)
-        text_, lines, delegations = cursor.execute(sql, prepare=False).fetchone()
-    return text_, lines, delegations
+        text_, delegations = cursor.execute(sql, prepare=False).fetchone()
+    return text_, delegations
 
 
 @contextmanager
@@ -368,8 +337,8 @@ def write_zone(
     range_size: int = RANGE,
 ) -> tuple[ZoneSettings, int, BuildStats]:
     """Write the whole zone of `tld` to `out` in master file format, streaming: the apex,
-    then the NS records of every published delegation, their DS records, and their glue,
-    read from one snapshot by `workers` connections, `range_size` domain ids per statement.
+    then the delegation text (NS, DS, glue) of every published domain, read from one
+    snapshot by `workers` connections, `range_size` domain ids per statement.
     Returns the settings, the serial written (the next one when `serial` is None) and
     what was written."""
     with _readers(db, workers) as conns:
@@ -384,22 +353,26 @@ def write_zone(
         out.write("".join(head).encode())
         stats.records = len(head) - 1
         parts = []
-        for kind in ("ns", "ds", "glue"):
-            for first in range(low or 0, (high or -1) + 1, range_size):
-                last = first + range_size - 1
-                inside = held[bisect.bisect_left(held, first) : bisect.bisect_right(held, last)]
-                parts.append(_Part(kind, first, last, tuple(inside)))
+        for first in range(low or 0, (high or -1) + 1, range_size):
+            last = first + range_size - 1
+            inside = held[bisect.bisect_left(held, first) : bisect.bisect_right(held, last)]
+            parts.append(_Part(first, last, tuple(inside)))
         sqlite = db.is_sqlite
 
         def run(dbapi: Any, part: _Part) -> _Result:
-            return (part, *_run_part(dbapi, _part_sql(part, zs.tld_id, zs.ttl, sqlite), sqlite))
+            return (part, *_run_part(dbapi, _part_sql(part, zs.tld_id, sqlite), sqlite))
 
         dbapis = [c.connection.dbapi_connection for c in conns]
-        for part, text_, lines, delegations in _in_order(parts, run, dbapis):
+        for _, text_, delegations in _in_order(parts, run, dbapis):
             if text_:
                 out.write(text_)
                 out.write(b"\n")
-            setattr(stats, part.kind, getattr(stats, part.kind) + lines)
+                # Lines by type (dns/delegation.py's form: "owner. IN TYPE rdata").
+                lines = text_.count(b"\n") + 1
+                ds, glue = text_.count(b" IN DS "), text_.count(b" IN A")
+                stats.ds += ds
+                stats.glue += glue
+                stats.ns += lines - ds - glue
             stats.delegations += delegations
     stats.records += stats.ns + stats.ds + stats.glue
     return zs, serial, stats

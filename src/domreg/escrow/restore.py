@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy import Connection, DateTime, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from domreg.dns import delegation
 from domreg.escrow import model as m
 from domreg.escrow import parse, reader
 from domreg.flows import lifecycle, registry
@@ -538,6 +539,8 @@ class Loader:
         )
         for statement in self.deferred:
             self.conn.execute(text(statement))
+        # The zone lines of every domain, from the links, hosts and DS data just loaded.
+        delegation.refresh_all(self.conn)
         if self.conn.dialect.name == "postgresql":
             for table in ("contacts", "hosts", "domains"):
                 self.conn.execute(

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import NoResultFound
 
+from domreg.dns import delegation
 from domreg.flows import billing, fees, launch, lifecycle, tokens
 from domreg.flows import dnssec as dnssec_flow
 from domreg.flows import transfer as trn
@@ -554,6 +555,9 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         "expires_at": expires,
         "registrant_id": registrant_id,
         "auth_info": hash_auth_info(cmd.auth_info),
+        # The zone lines of the new delegation: its nameservers (stored names; a new domain
+        # has no subordinate hosts, so no glue). DS data: refreshed once stored, below.
+        "delegation": delegation.render(dn.name, host_ids) if cmd.dnssec is None else None,
     }
     if (
         conn.dialect.name == "postgresql"
@@ -589,6 +593,7 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
             )
         if cmd.dnssec is not None:
             dnssec_flow.store_create(conn, domain_id, cmd.dnssec)
+            delegation.refresh(conn, [domain_id])
             state = snapshot(conn, domain_id)
         else:  # the state after the create, from what it wrote (`snapshot` without reading back)
             state = _created_snapshot(
@@ -818,6 +823,7 @@ _DOMAIN_COLUMNS = (
     "expires_at",
     "registrant_id",
     "auth_info",
+    "delegation",
 )
 
 
@@ -1044,6 +1050,8 @@ def update(ctx: Context, cmd: DomainUpdate) -> None:
                 for s, lang, msg in cmd.add_statuses
             ],
         )
+    if rem_ns or add_ns or cmd.dnssec is not None:
+        values["delegation"] = delegation.compute(conn, row.id, row.name)
     conn.execute(sql_update(t.domains).where(t.domains.c.id == row.id).values(**values))
     record(
         ctx,

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
+from domreg.dns import delegation
 from domreg.flows.base import (
     Context,
     check_status_update,
@@ -467,6 +468,8 @@ def update(ctx: Context, cmd: HostUpdate) -> None:
                 for s, lang, msg in cmd.add_statuses
             ],
         )
+    if name != row.name or rem or add:  # NS lines (a rename) and glue of the users
+        delegation.refresh_linked(conn, row.id)
     snap = snapshot(conn, row.id)
     if name != row.name:
         snap["old_name"] = row.name

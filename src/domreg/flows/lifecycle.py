@@ -42,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
+from domreg.dns import delegation
 from domreg.flows import billing
 from domreg.flows import domain as dom
 from domreg.flows import transfer as trn
@@ -377,10 +378,12 @@ def purge(ctx: Context, row: Row, command: str) -> None:
         values["updater_id"] = ctx.actor.id
     conn.execute(update(t.domains).where(t.domains.c.id == row.id).values(**values))
     snap = dom.snapshot(conn, row.id)
-    _purge_subordinate_hosts(ctx, row)
+    users = _purge_subordinate_hosts(ctx, row)
     conn.execute(delete(t.domain_hosts).where(t.domain_hosts.c.domain_id == row.id))
     conn.execute(delete(t.domain_contacts).where(t.domain_contacts.c.domain_id == row.id))
     conn.execute(delete(t.domain_ds).where(t.domain_ds.c.domain_id == row.id))
+    # Its delegation text goes; the domains that used its hosts lose those nameservers.
+    delegation.refresh(conn, users | {row.id})
     conn.execute(delete(t.grace_periods).where(t.grace_periods.c.domain_id == row.id))
     conn.execute(delete(t.statuses).where(t.statuses.c.roid == row.roid))
     record(
@@ -394,8 +397,10 @@ def purge(ctx: Context, row: Row, command: str) -> None:
     )
 
 
-def _purge_subordinate_hosts(ctx: Context, row: Row) -> None:
+def _purge_subordinate_hosts(ctx: Context, row: Row) -> set[int]:
+    """Purge the domain's subordinate hosts; returns the ids of the domains that used them."""
     conn = ctx.conn
+    users: set[int] = set()
     hosts = conn.execute(
         select(t.hosts)
         .where(t.hosts.c.parent_domain_id == row.id, t.hosts.c.deleted_at.is_(None))
@@ -407,6 +412,7 @@ def _purge_subordinate_hosts(ctx: Context, row: Row) -> None:
             .where(t.hosts.c.id == host.id)
             .values(deleted_at=ctx.now, updated_at=ctx.now)
         )
+        users.update(delegation.linked_domain_ids(conn, host.id))
         conn.execute(delete(t.domain_hosts).where(t.domain_hosts.c.host_id == host.id))
         conn.execute(delete(t.host_addresses).where(t.host_addresses.c.host_id == host.id))
         conn.execute(delete(t.statuses).where(t.statuses.c.roid == host.roid))
@@ -420,6 +426,7 @@ def _purge_subordinate_hosts(ctx: Context, row: Row) -> None:
             snapshot={"name": host.name, "roid": host.roid, "deleted_at": ctx.now},
             tld=dom._tld_name(conn, row.tld_id),
         )
+    return users
 
 
 # ---------------------------------------------------------------- restore (RFC 3915)

@@ -6,7 +6,10 @@ Rules: live names are unique (domains, hosts, contact handles); links point at l
 data); stored statuses are allowed and allowed together (RFC 5731-5733: never the derived
 ok/linked/inactive, at most one pending* status, no pending* beside the prohibition of the
 same operation); every registrar's balance is the sum of its ledger; every object's latest
-change has its history row (no object changed later than its last history row).
+change has its history row (no object changed later than its last history row); every
+domain's delegation text (`domains.delegation`, the zone lines the full build reads) is what
+its nameserver links, hosts, addresses and DS data give (dns/delegation.py: a few queries
+per range of domain ids, not one).
 """
 
 from __future__ import annotations
@@ -224,12 +227,22 @@ def _history(conn: Connection) -> Iterator[Finding]:
             )
 
 
+def _delegations(conn: Connection) -> Iterator[Finding]:
+    from domreg.dns import delegation
+
+    for name in delegation.stale(conn):
+        yield Finding(
+            "delegation-current", f"domain {name}: its stored zone lines are not its rows'"
+        )
+
+
 RULES: dict[str, Rule] = {
     "live-names-unique": _unique_live_names,
     "links-live": _links,
     "statuses-allowed": _statuses,
     "ledger-balances": _ledger,
     "history-complete": _history,
+    "delegation-current": _delegations,
 }
 
 

@@ -299,6 +299,9 @@ domains = Table(
     Column("trn_expires_at", DateTime, nullable=True),
     Column("trn_period_months", Integer, nullable=True),
     Column("deleted_at", DateTime, nullable=True),
+    # The zone lines of the delegation (NS, DS, glue; dns/delegation.py), kept by the flows
+    # that change them, in their transaction; NULL without nameservers.
+    Column("delegation", Text, nullable=True),
     _live_unique("uq_domains_live_name", "domains", "name"),
     Index("ix_domains_registrar", "registrar_id"),
     Index("ix_domains_registrant", "registrant_id"),
