@@ -220,3 +220,21 @@ async def test_epp_changes_are_in_the_next_answer(db: Database) -> None:
         )
     finally:
         await server.close()
+
+
+async def test_a_burst_of_queries_for_one_name_reads_it_once(data_db: Database) -> None:
+    """Thirty queries for a name not yet cached, all at once: one read of the answer (the
+    others wait for it on PostgreSQL, or find it cached on SQLite), and every query gets
+    the same answer as the one read; a query for another name reads its own."""
+    server = await started(data_db)
+    try:
+        answers = await asyncio.gather(*(ask(server.port, b"exam1.test\r\n") for _ in range(30)))
+        assert server.reads == 1
+        assert not server.building  # the read is over, and forgotten
+        assert "Domain Name: exam1.test" in answers[0]
+        # The same answer (apart from the "last update" stamp, which moves each second).
+        assert len({a.split(">>> Last update")[0] for a in answers}) == 1
+        assert "Domain Name: exam2.test" in await ask(server.port, b"exam2.test\r\n")
+        assert server.reads == 2
+    finally:
+        await server.close()

@@ -16,7 +16,9 @@ Answers come from the worker's `AnswerCache` while the version of the registrati
 covers theirs. SQLite: the version and a miss are read on the event loop. PostgreSQL: the
 query asks for the version (`DataVersion.request`, one read shared by the queries in
 flight) and is answered from its callback when the cache has the answer (no task per
-query); a miss is read in the database's thread pool.
+query); a miss is read in the database's thread pool, once: a query whose version covers
+that of an answer being read for the same text waits for that read (`WhoisServer.building`)
+instead of reading it again, so a burst of queries for one name is one read, not one each.
 """
 
 from __future__ import annotations
@@ -177,13 +179,40 @@ class WhoisProtocol(asyncio.Protocol):
             self._failed()
             return
         token = fut.result()
-        reply = self.server.cached(text, token, now, stamp)
+        server = self.server
+        reply = server.cached(text, token, now, stamp)
         if reply is not None:
             self._finish(reply, force=True)
             return
+        building = server.building.get(text)
+        if building is not None and token.covers(building[0]):
+            # The same answer is being read under a version this query's covers: it is
+            # cached when that read ends (or, if it was not, this query reads it itself).
+            building[1].add_done_callback(lambda _: self._joined(text, token, now, stamp))
+            return
+        self._read(text, now, stamp, token)
+
+    def _joined(self, text: str, token: query.Version, now: datetime, stamp: bytes) -> None:
+        reply = self.server.cached(text, token, now, stamp)
+        if reply is not None:
+            self._finish(reply, force=True)
+        else:
+            self._read(text, now, stamp, token)
+
+    def _read(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> None:
+        """Read the answer in the thread pool (`_build`), as the one read of `text` that
+        queries covering `token` wait for."""
+        server = self.server
         task = asyncio.ensure_future(self._build(text, now, stamp, token))
-        self.server.tasks.add(task)
-        task.add_done_callback(self.server.tasks.discard)
+        server.tasks.add(task)
+        server.building[text] = (token, task)
+
+        def ended(done: asyncio.Future[None]) -> None:
+            server.tasks.discard(done)
+            if server.building.get(text, (None, None))[1] is done:
+                del server.building[text]
+
+        task.add_done_callback(ended)
 
     async def _build(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> None:
         server = self.server
@@ -230,6 +259,10 @@ class WhoisServer:
         self.timeout = timeout
         self.limiter = RateLimiter(rate, burst)
         self.tasks: set[asyncio.Future[None]] = set()
+        #: PostgreSQL: query text -> (version, read) of the answers being read in the pool.
+        self.building: dict[str, tuple[query.Version, asyncio.Future[None]]] = {}
+        #: Answers read from the database (the cache's misses that read).
+        self.reads = 0
         self.cache = AnswerCache()
         self.versions = query.DataVersion(db)
         self._stamp: tuple[datetime | None, bytes] = (None, b"")
@@ -257,6 +290,7 @@ class WhoisServer:
 
     def build(self, text: str, now: datetime, stamp: bytes, token: query.Version) -> bytes:
         """The answer read from the database (blocking), kept in the cache."""
+        self.reads += 1
         with self.db.read() as conn:
             reply, valid_until = answer(conn, text, now)
         body = reply.encode("utf-8")
