@@ -67,8 +67,9 @@ class Cli:
         return self.run(clid, now, domain.create, cmd)
 
     def rows(self, table: Any, *where: Any) -> list[Any]:
+        """The rows in primary-key order: a table scan has none (PostgreSQL moves updated rows)."""
         with self.db.read() as conn:
-            return list(conn.execute(select(table).where(*where)))
+            return list(conn.execute(select(table).where(*where).order_by(*table.primary_key)))
 
 
 @pytest.fixture

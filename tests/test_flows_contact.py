@@ -62,8 +62,9 @@ class Registry:
         return caught.value
 
     def rows(self, table: Any, *where: Any) -> list[Any]:
+        """The rows in primary-key order: a table scan has none (PostgreSQL moves updated rows)."""
         with self.db.read() as conn:
-            return list(conn.execute(select(table).where(*where)))
+            return list(conn.execute(select(table).where(*where).order_by(*table.primary_key)))
 
     def public(self, handle: str) -> contact.ContactInfo:
         """The public view (what RDAP and WHOIS may show): only what the contact disclosed."""
@@ -79,7 +80,7 @@ class Registry:
     def history(self) -> list[tuple[str, str, int, dict[str, Any]]]:
         return [
             (r.command, r.object_name, r.registrar_id, orjson.loads(r.snapshot))
-            for r in sorted(self.rows(t.history), key=lambda r: r.id)
+            for r in self.rows(t.history)
             if r.object_type == "contact"
         ]
 

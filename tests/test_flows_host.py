@@ -58,14 +58,15 @@ class Registry:
         return caught.value
 
     def rows(self, table: Any, *where: Any) -> list[Any]:
+        """The rows in primary-key order: a table scan has none (PostgreSQL moves updated rows)."""
         with self.db.read() as conn:
-            return list(conn.execute(select(table).where(*where)))
+            return list(conn.execute(select(table).where(*where).order_by(*table.primary_key)))
 
     def history(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Host history rows in the order they were written (a table scan has no order)."""
         return [
             (r.command, r.object_name, orjson.loads(r.snapshot))
-            for r in sorted(self.rows(t.history), key=lambda r: r.id)
+            for r in self.rows(t.history)
             if r.object_type == "host"
         ]
 
