@@ -21,6 +21,7 @@ from pathlib import Path
 
 from domreg.bench import epp as bench
 from domreg.epp.session import Registry, Session
+from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
 from domreg.store.db import Database
 
@@ -28,8 +29,10 @@ from domreg.store.db import Database
 async def run(url: str, phases: list[str], n: int, profile: str | None, loop_reads: bool) -> None:
     db = Database(url, pool_size=4)
     # As `domreg serve`: on PostgreSQL plain checks and infos are read from the event loop.
+    # and on SQLite plain checks run on the driver connection (`--no-loop-reads`: the flows).
     reads = LoopReads(db) if loop_reads and not db.is_sqlite else None
-    registry = Registry(db, loop_reads=reads)
+    inline = InlineChecks(db) if loop_reads and db.is_sqlite else None
+    registry = Registry(db, loop_reads=reads, inline_checks=inline)
     session = Session(registry, "127.0.0.1", None)
     clid, password = bench.registrar(0)
     reply, _ = await session.handle(bench.login_request(clid, password, "LOGIN-1")[4:])
@@ -79,7 +82,7 @@ def main() -> None:
     p.add_argument("--profile", default=None)
     p.add_argument("--pg-url", default=bench.DEFAULT_PG_URL)
     p.add_argument(
-        "--no-loop-reads", action="store_true", help="PostgreSQL: checks and infos in the flows"
+        "--no-loop-reads", action="store_true", help="checks (and on PostgreSQL infos) in the flows"
     )
     a = p.parse_args()
     with (

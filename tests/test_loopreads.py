@@ -84,19 +84,16 @@ class Pair:
         return looped
 
 
-@pytest_asyncio.fixture
-async def world(pg_url: str) -> AsyncIterator[dict[str, Any]]:
-    """The populated registry, a registry with loop reads and one without."""
-    db = Database(pg_url, pool_size=4)
+async def populated(general: Registry, clock: FixedClock) -> Any:
+    """Empty the database of `general`, then fill it through `general` (its svTRIDs) with
+    every kind of domain state (`NAMES` says which); returns `registry_data.populate`'s
+    objects. Shared with `test_inline_checks.py` (SQLite)."""
+    db = general.db
     support.empty(db)
     support.setup_registry(db, START - timedelta(days=1))
     with db.write() as conn:
         tld = conn.execute(select(t.tlds.c.id).where(t.tlds.c.name == "test")).scalar_one()
         conn.execute(insert(t.reserved_names).values(tld_id=tld, label="kept", reason="ours"))
-    clock = FixedClock(START)
-    reads = LoopReads(db)
-    loop = Registry(db, clock=clock, loop_reads=reads)
-    general = Registry(db, clock=clock)
     x, y = InProcess(Session(general, None, None)), InProcess(Session(general, None, None))
     await rd.login(x, "ClientX", support.PASSWORDS["ClientX"])
     await rd.login(y, "ClientY", support.PASSWORDS["ClientY"])
@@ -116,6 +113,18 @@ async def world(pg_url: str) -> AsyncIterator[dict[str, Any]]:
             "locked.test", "court order", ("serverHold", "serverUpdateProhibited")
         )
         admin.set_server_statuses(ctx, change)
+    return objs
+
+
+@pytest_asyncio.fixture
+async def world(pg_url: str) -> AsyncIterator[dict[str, Any]]:
+    """The populated registry, a registry with loop reads and one without."""
+    db = Database(pg_url, pool_size=4)
+    clock = FixedClock(START)
+    general = Registry(db, clock=clock)
+    objs = await populated(general, clock)
+    reads = LoopReads(db)
+    loop = Registry(db, clock=clock, loop_reads=reads)
     try:
         yield {
             "db": db,

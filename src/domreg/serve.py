@@ -25,6 +25,7 @@ from domreg.dns.service import DnsService
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
+from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.escrow import EscrowJob
@@ -40,14 +41,17 @@ async def run(
 ) -> None:
     db = Database(cfg.database_url, pool_size=cfg.db_pool_size)
     clock = Clock()
-    # PostgreSQL: plain domain check and info from the event loop (`flows/loopreads.py`).
+    # PostgreSQL: plain domain check and info from the event loop (`flows/loopreads.py`);
+    # SQLite: the plain check on the driver connection directly (`flows/inlinechecks.py`).
     loop_reads = None if db.is_sqlite else LoopReads(db)
+    inline_checks = InlineChecks(db) if db.is_sqlite else None
     registry = Registry(
         db=db,
         clock=clock,
         server_id=cfg.epp_server_id,
         policy=policy(cfg),
         loop_reads=loop_reads,
+        inline_checks=inline_checks,
     )
     scheduler = None
     if jobs and cfg.jobs_interval > 0:
@@ -97,6 +101,8 @@ async def run(
     await epp.shutdown(grace=10.0)
     if loop_reads is not None:
         await loop_reads.aclose()
+    if inline_checks is not None:
+        inline_checks.close()
     await http.close()
     await whois.close()
     if scheduler is not None:

@@ -10,7 +10,8 @@ state, the objURIs announced at login, the flow, rendering. Database work runs t
 `Database.run`, one transaction per command, with one `now` from the registry clock (for a
 read, the one the command was counted at); on PostgreSQL the plain domain check and info are
 read from the event loop instead, in batches (`Registry.loop_reads`, `flows/loopreads.py`),
-and rendered the same way.
+and on SQLite the plain domain check runs its statement on the driver directly
+(`Registry.inline_checks`, `flows/inlinechecks.py`); both are rendered the same way.
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
@@ -31,6 +32,7 @@ from domreg.epp import namespaces as ns
 from domreg.epp.extensions import unhandled
 from domreg.flows import checks, contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
+from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -61,6 +63,9 @@ class Registry:
     #: PostgreSQL: plain domain check and info answered from the event loop in batches
     #: (`flows/loopreads.py`) instead of the flows in the thread pool; None: the flows.
     loop_reads: LoopReads | None = None
+    #: SQLite: plain domain checks answered on the driver connection of `InlineChecks`
+    #: (`flows/inlinechecks.py`) instead of the flow in a `Database.read`; None: the flow.
+    inline_checks: InlineChecks | None = None
 
     def greeting(self) -> bytes:
         return render.greeting(self.server_id, self.clock.now())
@@ -405,6 +410,10 @@ class Session:
         uri = OBJECT_URIS[cmd.object]
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
+        inline = self.registry.inline_checks
+        if inline is not None and cmd.verb == "check" and type(cmd.data) is list:
+            if cmd.object == "domain":  # a plain check (names only): no transaction object
+                return self._answer(cmd, cltrid, svtrid, _checked(inline.check(cmd.data)))
         loop_reads = self.registry.loop_reads
         if loop_reads is not None and cmd.object == "domain":
             assert self.actor is not None

@@ -7,6 +7,7 @@ typed result or raises `EppError`. Result codes each flow can return are in its 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -165,8 +166,16 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
     Reasons: invalid syntax, not under a served TLD, "In use", "Reserved" (the TLD's reserved
     list). Premium names are available (the fee extension shows their price).
     """
-    items: list[CheckItem] = []
     conn = ctx.conn
+    return check_names(
+        names, lambda name, label, tld: CHECK_QUERY.first(conn, name=name, label=label, tld=tld)
+    )
+
+
+def check_names(names: list[str], lookup: Callable[[str, str, str], Any]) -> list[CheckItem]:
+    """`check`'s answers, each valid name's `CHECK_QUERY` row read by `lookup(name, label,
+    tld)` (the flow's `Query`, or `inlinechecks.InlineChecks` on the driver directly)."""
+    items: list[CheckItem] = []
     for raw in names:
         try:
             dn = parse_name(raw)
@@ -175,8 +184,7 @@ def check(ctx: Context, names: list[str]) -> list[CheckItem]:
             continue
         # One statement per name: its TLD, a live holder and the label's reserved reason.
         label, _, parent = dn.name.partition(".")
-        row = _CHECK.first(conn, tld=parent, name=dn.name, label=label)
-        items.append(checked(raw, row))
+        items.append(checked(raw, lookup(dn.name, label, parent)))
     return items
 
 
@@ -185,7 +193,7 @@ INVALID_NAME = "Invalid domain name syntax"
 
 
 def checked(raw: str, row: Any) -> CheckItem:
-    """The answer for one syntactically valid name from its `_CHECK` row (`taken`,
+    """The answer for one syntactically valid name from its `CHECK_QUERY` row (`taken`,
     `reserved`; None: no TLD served here of that name)."""
     if row is None:
         return CheckItem(raw, False, "Not under a TLD served here")
@@ -196,7 +204,7 @@ def checked(raw: str, row: Any) -> CheckItem:
     return CheckItem(raw, True)
 
 
-_CHECK = Query(
+CHECK_QUERY = Query(
     select(
         t.tlds.c.id,
         select(t.domains.c.id)

@@ -9,7 +9,7 @@ statement that started after it was asked (nothing is cached), so the answers ar
 `domain.check` and `domain.info` run on their own:
 
 - check: one row per valid name that is under a served TLD (`_CHECK_SQL`: the TLD, a live
-  holder, the label's reserved reason, as `domain._CHECK`), made into `CheckItem`s by the
+  holder, the label's reserved reason, as `domain.CHECK_QUERY`), made into `CheckItem`s by the
   same `domain.checked`; names `parse_name` refuses never reach the database;
 - info: one row per live domain (`_INFO_SQL`: the domain row, the client ids of sponsor,
   creator and updater, and for the sponsor (the full view) the nameservers, statuses,

@@ -197,6 +197,10 @@ class Query:
         self._compiled[key] = entry
         return entry
 
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        """The statement as compiled for `dialect`: SQL, bind order, processors, row class."""
+        return self._compiled.get(dialect.name) or self._compile(dialect)
+
     def _run(self, conn: Connection, params: dict[str, Any], cursor: Any = None) -> Any:
         dialect = conn.dialect
         c = self._compiled.get(dialect.name) or self._compile(dialect)
