@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 class Clock:
     """Wall-clock UTC time, as naive datetimes (the storage convention)."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(tzinfo=None)
+        # The epoch plus the system clock's microseconds: `datetime.now(UTC)` without its
+        # time zone arithmetic, a third of the cost on every command (`utcnow` is deprecated).
+        return _EPOCH + timedelta(microseconds=time.time_ns() // 1000)
 
 
 class FixedClock(Clock):
