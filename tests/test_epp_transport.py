@@ -25,6 +25,7 @@ from domreg.epp import namespaces as ns
 from domreg.epp.client import EppClient, client_tls_context, parse_reply
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry, Session
+from domreg.flows.inlinechecks import InlineChecks
 from domreg.store.db import Database
 from tests import support
 
@@ -35,17 +36,21 @@ IDLE = 1.0  # seconds: the idle limit of the servers here
 async def server(
     request: pytest.FixtureRequest, db: Database, tls_dir: Path
 ) -> AsyncIterator[EppServer]:
+    inline = request.param == "inline"
+    checks = InlineChecks(db) if inline and db.is_sqlite else None
     srv = EppServer(
-        Registry(db=db, clock=Clock()),
+        Registry(db=db, clock=Clock(), inline_checks=checks),
         server_tls_context(
             str(tls_dir / "server.crt"), str(tls_dir / "server.key"), str(tls_dir / "ca.crt")
         ),
         Limits(max_frame=65536, idle_timeout=IDLE, frame_timeout=IDLE),
     )
-    srv.answer_inline = request.param == "inline"
+    srv.answer_inline = inline
     await srv.start("127.0.0.1", 0)
     yield srv
     await srv.close()
+    if checks is not None:
+        checks.close()
 
 
 @pytest_asyncio.fixture
@@ -91,6 +96,46 @@ async def test_frames_in_one_write_are_answered_in_order(client: Callable[..., A
     c.writer.write(b"".join(check(f"n{i}.test", f"ORDER-{i}") for i in range(20)))
     await c.writer.drain()
     assert await answers(c, 20) == [(1000, f"ORDER-{i}", f"n{i}.test") for i in range(20)]
+
+
+async def test_concurrent_connections_get_their_own_answers_and_see_earlier_creates(
+    server: EppServer, client: Callable[..., Any]
+) -> None:
+    """Connections whose frames arrive together are answered together (on SQLite their
+    plain checks share a snapshot, `EppServer._answer_ready`); a check pipelined after a
+    create on one connection, and checks sent after its answer on others, see it."""
+    server.limits = Limits(idle_timeout=60.0)  # eight logins take longer than IDLE
+    conns = [await client() for _ in range(8)]
+    for _ in range(5):
+        for i, c in enumerate(conns):
+            c.writer.write(b"".join(check(f"c{i}-{k}.test", f"C{i}-{k}", more=k) for k in range(3)))
+        await asyncio.gather(*(c.writer.drain() for c in conns))
+        got = await asyncio.gather(*(answers(c, 3) for c in conns))
+        assert got == [[(1000, f"C{i}-{k}", f"c{i}-{k}.test") for k in range(3)] for i in range(8)]
+    first = conns[0]
+    first.writer.write(create_frame("made.test") + check("made.test", "AFTER-CREATE"))
+    await first.writer.drain()
+    created, after = parse_reply(await first.read_frame()), parse_reply(await first.read_frame())
+    assert created.code == 1000
+    assert after.find(".//domain:name").get("avail") == "0"
+    for c in conns[1:]:
+        c.writer.write(check("made.test", "LATER"))
+    await asyncio.gather(*(c.writer.drain() for c in conns[1:]))
+    for c in conns[1:]:
+        assert parse_reply(await c.read_frame()).find(".//domain:name").get("avail") == "0"
+    checks = server.registry.inline_checks
+    if checks is not None:  # several commands to a snapshot
+        assert 0 < checks.snapshots < 8 * 5 * 3
+
+
+def create_frame(name: str) -> bytes:
+    payload = (
+        f'<?xml version="1.0" encoding="UTF-8"?><epp xmlns="{ns.EPP}"><command><create>'
+        f'<domain:create xmlns:domain="{ns.DOMAIN}"><domain:name>{name}</domain:name>'
+        "<domain:authInfo><domain:pw>auth-X1Y2</domain:pw></domain:authInfo></domain:create>"
+        "</create><clTRID>CREATE-1</clTRID></command></epp>"
+    ).encode()
+    return struct.pack("!I", len(payload) + 4) + payload
 
 
 async def test_frames_split_across_writes_are_answered(client: Callable[..., Any]) -> None:

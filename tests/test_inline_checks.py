@@ -24,7 +24,8 @@ from domreg.flows.inlinechecks import InlineChecks
 from domreg.store.db import Database
 from tests import registry_data as rd
 from tests import support
-from tests.test_epp_fastpath import check_frame
+from tests.test_epp_fastpath import check_frame, info_frame
+from tests.test_epp_fastpath_create import create_frame
 from tests.test_loopreads import INVALID, NAMES, START, InProcess, Pair, populated
 
 pytestmark = pytest.mark.skipif(
@@ -133,3 +134,36 @@ async def test_a_broken_connection_answers_2400_and_the_next_check_reconnects(
 def test_postgresql_has_no_inline_checks() -> None:
     with pytest.raises(ValueError, match="SQLite"):
         InlineChecks(Database("postgresql://127.0.0.1/none"))
+
+
+async def test_held_checks_share_a_snapshot_that_any_other_command_ends(
+    world: dict[str, Any],
+) -> None:
+    """What `EppServer._answer_ready` relies on: between `hold` and `release` the checks read
+    one snapshot, and a command that may write ends it, so a check after a create (the same
+    session's pipelined frames, or another's) sees the name taken."""
+    checks: InlineChecks = world["checks"]
+    session = Session(world["inline"], "127.0.0.1", None)
+    other = InProcess(Session(world["general"], "127.0.0.1", None))
+    assert (await InProcess(session).login("ClientX", support.PASSWORDS["ClientX"])).code == 1000
+    assert (await other.login("ClientY", support.PASSWORDS["ClientY"])).code == 1000
+    free = b'<domain:name avail="1">held.test</domain:name>'
+    taken = b'<domain:name avail="0">held.test</domain:name>'
+    checks.hold()
+    try:
+        assert free in session.handle_now(check_frame(["held.test"]))[0]
+        # Another connection's create commits while the snapshot is held: the held
+        # checks (commands that arrived before it) still read the snapshot.
+        await rd.ok(other, rd.domain("held.test"))
+        assert free in session.handle_now(check_frame(["held.test", "nobody.test"]))[0]
+        # Any other object command of a session ends the snapshot first: an info here.
+        info = session.handle_now(info_frame("held.test"))[0]
+        assert b'code="1000"' in info
+        assert taken in session.handle_now(check_frame(["held.test"]))[0]
+        # and a create's own session sees its create in the checks after it
+        assert b'code="1000"' in session.handle_now(create_frame("held2.test"))[0]
+        assert b'avail="0">held2.test<' in session.handle_now(check_frame(["held2.test"]))[0]
+    finally:
+        checks.release()
+    assert not checks._open
+    assert taken in session.handle_now(check_frame(["held.test"]))[0]

@@ -70,6 +70,9 @@ class EppServer:
         #: Answer frames from `data_received` where the database allows it (`Connection`);
         #: off, every frame goes through the connection's task (the tests compare).
         self.answer_inline = True
+        #: Connections with frames to answer inline, answered together once the loop has
+        #: read what is ready (`_answer_ready`).
+        self._ready: list[Connection] = []
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()
@@ -83,6 +86,28 @@ class EppServer:
             ssl_handshake_timeout=self.limits.frame_timeout,
         )
         return self._server
+
+    def _queue(self, conn: Connection) -> None:
+        self._ready.append(conn)
+        if len(self._ready) == 1:
+            asyncio.get_running_loop().call_soon(self._answer_ready)
+
+    def _answer_ready(self) -> None:
+        """Answer the frames of every connection that received some since the last call, in
+        the order they came. Their plain checks share one SQLite snapshot
+        (`InlineChecks.hold`), taken after all of them arrived, so each answer still comes
+        from a read that started after its command did; any other object command ends the
+        shared snapshot first (`Session`), so what it writes is seen by the checks after it."""
+        ready, self._ready = self._ready, []
+        checks = self.registry.inline_checks
+        if checks is not None:
+            checks.hold()
+        try:
+            for conn in ready:
+                conn._answer_queued()
+        finally:
+            if checks is not None:
+                checks.release()
 
     @property
     def ports(self) -> list[int]:
@@ -127,10 +152,12 @@ class Connection(asyncio.Protocol):
     scheduled and cancelled per frame.
 
     When the database's work never suspends (`Database.inline`: SQLite, whose statements run
-    on the event loop's thread), `data_received` answers the whole frames it completes
-    itself (`_answer_now`, `Session.handle_now`) while the task waits for bytes, instead of
-    waking the task for each frame: the same answers in the same order, a wake-up of the
-    task fewer per command. Anything else (a refused length, the end of the session, a full
+    on the event loop's thread), the whole frames `data_received` completes are answered
+    without the task while it waits for bytes (`_answer_now`, `Session.handle_now`): the
+    connection is queued, and once the loop has delivered what was ready on every
+    connection, `EppServer._answer_ready` answers the queued ones in turn (their plain
+    checks sharing one snapshot). The same answers in the same order, a wake-up of the task
+    fewer per command. Anything else (a refused length, the end of the session, a full
     write buffer, a shutdown) is left to the task, which goes on as before.
     """
 
@@ -158,6 +185,7 @@ class Connection(asyncio.Protocol):
         # Frames may be answered from `data_received` (see the class docstring).
         self._inline = server.answer_inline and server.registry.db.inline
         self._ending = False  # the session ended in `_answer_now`: the task closes the connection
+        self._queued = False  # waiting in `EppServer._ready` to be answered inline
 
     # ---------------------------------------------------------------- transport callbacks
 
@@ -177,9 +205,22 @@ class Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return  # the task is busy, or already woken: it takes the frames
         if self._inline and self.session is not None:
-            self._answer_now()
-            if not self.buffer and not self._ending:
-                return  # every frame answered: the task waits on, for the next one
+            if not self._queued:  # answered with the others that came in this iteration
+                self._queued = True
+                self.server._queue(self)
+            return
+        waiter.set_result(True)
+
+    def _answer_queued(self) -> None:
+        """`EppServer._answer_ready`: answer the whole frames here, unless the task has
+        been woken meanwhile (it then takes them); wake it for what is left to it."""
+        self._queued = False
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        self._answer_now()
+        if not self.buffer and not self._ending:
+            return  # every frame answered: the task waits on, for the next one
         waiter.set_result(True)
 
     def _answer_now(self) -> None:

@@ -411,9 +411,11 @@ class Session:
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
         inline = self.registry.inline_checks
-        if inline is not None and cmd.verb == "check" and type(cmd.data) is list:
-            if cmd.object == "domain":  # a plain check (names only): no transaction object
+        if inline is not None:
+            if cmd.verb == "check" and cmd.object == "domain" and type(cmd.data) is list:
+                # A plain check (names only): no transaction object.
                 return self._answer(cmd, cltrid, svtrid, _checked(inline.check(cmd.data)))
+            inline.fresh()  # checks after this command see what it writes
         loop_reads = self.registry.loop_reads
         if loop_reads is not None and cmd.object == "domain":
             assert self.actor is not None

@@ -11,7 +11,14 @@ SQLite) on the driver connection directly and makes the answers with the flow's 
 - one name: one statement in autocommit mode, which is its own read transaction (one
   snapshot of what was committed before it started);
 - several names: BEGIN and ROLLBACK around them, one snapshot for the whole command, as
-  `Database.read` gives the flow.
+  `Database.read` gives the flow;
+- between `hold` and `release`: the checks of several commands share one snapshot, begun by
+  the first of them. The EPP server holds it while it answers the commands that had all
+  arrived before (`EppServer._answer_ready`), so each is still answered from a read that
+  began after it arrived, and the session ends it (`fresh`) before any other object
+  command (the only ones that write what a check reads), so the checks after a write see
+  it. The statement's locks and file checks (three system
+  calls on SQLite) are then paid once per loop iteration instead of once per check.
 
 Nothing is cached: every answer comes from a statement run after the command arrived. A
 driver error drops the connection (the next check opens a new one) and reaches the session
@@ -36,6 +43,9 @@ class InlineChecks:
         self._db = db
         self._fairy: Any = None  # the pooled connection kept checked out, and its driver's
         self._conn: Any = None
+        self._holding = False  # checks share one snapshot (`hold`)
+        self._open = False  # the shared snapshot's transaction is open
+        self.snapshots = 0  # read transactions begun (the tests count them)
         compiled = domain.CHECK_QUERY.compiled(db.engine.dialect)
         self._sql = compiled.sql
         self._row = compiled.row
@@ -53,18 +63,45 @@ class InlineChecks:
     def check(self, names: list[str]) -> list[domain.CheckItem]:
         """`domain.check` of `names`, answered from this checker's connection."""
         conn = self._conn or self._connect()
-        many = len(names) > 1
         try:
-            if many:
-                conn.execute("BEGIN DEFERRED")
+            if self._holding:  # the shared snapshot, begun by the first check that needs it
+                if not self._open:
+                    conn.execute("BEGIN DEFERRED")
+                    self._open = True
+                    self.snapshots += 1
+                return domain.check_names(names, self._lookup)
+            self.snapshots += 1
+            if len(names) == 1:  # one statement: its own snapshot
+                return domain.check_names(names, self._lookup)
+            conn.execute("BEGIN DEFERRED")
             try:
                 return domain.check_names(names, self._lookup)
             finally:
-                if many:
-                    conn.rollback()
+                conn.rollback()
         except self._db.engine.dialect.loaded_dbapi.Error:
             self.close()
             raise
+
+    def hold(self) -> None:
+        """Until `release`, checks share one snapshot (one read transaction), begun by the
+        first of them: for commands that had all arrived before it began
+        (`EppServer._answer_ready`)."""
+        self._holding = True
+
+    def fresh(self) -> None:
+        """End the shared snapshot, if one is open: the next check begins another (after
+        a command that may write, so that the checks after it see what it wrote)."""
+        if self._open:
+            self._open = False
+            try:
+                self._conn.rollback()
+            except self._db.engine.dialect.loaded_dbapi.Error:
+                self.close()
+
+    def release(self) -> None:
+        """End the shared snapshot; checks take one each again."""
+        self.fresh()
+        self._holding = False
 
     def _lookup(self, name: str, label: str, tld: str) -> Any:
         values = (name, label, tld)
@@ -79,5 +116,6 @@ class InlineChecks:
     def close(self) -> None:
         """Give the connection back (dropped: it may be broken); the next check reconnects."""
         fairy, self._fairy, self._conn = self._fairy, None, None
+        self._open = False
         if fairy is not None:
             fairy.invalidate()
