@@ -144,13 +144,20 @@ _CREATE = _command(
 def domain_check(data: bytes) -> codec.Frame | None:
     """The frame `codec.parse_frame(data)` gives, if `data` is a plain domain:check in the
     recognised shape; None for anything else (parse it with the codec)."""
+    check = check_names(data)
+    if check is None:
+        return None
+    return codec.Frame(codec.ObjectCmd("check", "domain", check[0]), check[1])
+
+
+def check_names(data: bytes) -> tuple[list[str], str | None] | None:
+    """The names and clTRID of the `domain_check` frame `data`, or None if it is not one."""
     m = _CHECK.fullmatch(data)
     if m is None:
         return None
-    names = [n.decode("ascii") for n in _NAMES.findall(m.group(1))]
-    cltrid = m.group(2)
-    return codec.Frame(
-        codec.ObjectCmd("check", "domain", names),
+    names, cltrid = m.groups()
+    return (
+        [n.decode("ascii") for n in _NAMES.findall(names)],
         cltrid.decode("ascii") if cltrid is not None else None,
     )
 

@@ -46,6 +46,7 @@ MAX_FAILED_LOGINS = 3
 QUERIES = frozenset({"check", "info"})
 #: Object kind ("domain"...) -> its namespace URI.
 OBJECT_URIS = {name: uri for uri, name in ns.OBJECT_NAMES.items()}
+_DOMAIN_URI = OBJECT_URIS["domain"]
 
 
 @dataclass
@@ -242,7 +243,18 @@ class Session:
     def handle_now(self, data: bytes) -> tuple[bytes, bool]:
         """`handle`, run to its end in this call: for a database whose work never suspends
         (`Database.inline`: SQLite), where `handle` completes without waiting on anything.
-        The transport answers frames with it from its data callback (`server.Connection`)."""
+        The transport answers frames with it from its data callback (`server.Connection`).
+
+        A plain domain:check (`fastpath.check_names`) of a logged-in session that announced
+        the domain objURI goes straight to `Registry.inline_checks` when there is one: what
+        `handle` does for it (svTRID, one clock read, metrics, `_object`'s inline check,
+        rendering) without the coroutines, the typed frame and the dispatch, which cost
+        as much as the check itself (`tests/test_epp_fastpath.py` compares both paths)."""
+        inline = self.registry.inline_checks
+        if inline is not None and self.actor is not None and self.registry.fast_paths:
+            check = fastpath.check_names(data)
+            if check is not None and (not self.objects or _DOMAIN_URI in self.objects):
+                return self._check_now(inline, *check), False
         steps = self.handle(data)
         try:
             steps.send(None)
@@ -251,6 +263,18 @@ class Session:
             return result
         steps.close()
         raise RuntimeError("Session.handle waited, on a database whose work runs inline")
+
+    def _check_now(self, inline: InlineChecks, names: list[str], cltrid: str | None) -> bytes:
+        registry, actor = self.registry, self.actor
+        assert actor is not None
+        svtrid = registry.svtrids.next()
+        metrics.epp_command("domain:check", actor.clid, registry.clock.now())
+        try:
+            items = inline.check(names)
+        except Exception:
+            log.exception("command failed: svTRID %s", svtrid)
+            return render.response(Result.COMMAND_FAILED, svtrid, cltrid, msg=_internal(svtrid))
+        return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
 
     async def handle(self, data: bytes) -> tuple[bytes, bool]:
         """Answer one frame: (response bytes, close the connection after sending)."""
