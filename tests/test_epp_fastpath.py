@@ -29,6 +29,7 @@ from domreg.epp import codec, fastpath
 from domreg.epp import namespaces as ns
 from domreg.epp.session import Registry, Session
 from domreg.flows.inlinechecks import InlineChecks
+from domreg.flows.loopreads import LoopReads
 from domreg.model.names import NameError_, parse_name
 from domreg.store import schema as t
 from domreg.store.db import Database
@@ -290,23 +291,36 @@ def _login_frame(clid: str, objects: tuple[str, ...] = ns.OBJECTS) -> bytes:
     ).encode()
 
 
+def _valid(name: str) -> bool:
+    try:
+        parse_name(name)
+    except NameError_:
+        return False
+    return True
+
+
 LOGOUT = f"{EPP}<command><logout/><clTRID>BYE-1</clTRID></command></epp>".encode()
 _SVTRID = re.compile(rb"<svTRID>[^<]*</svTRID>")
 
 
 class Pair:
-    """The same registrar in two sessions: one with the fast paths, one without. On SQLite
-    the fast one is answered as `domreg serve` answers, by `handle_now` with the inline
-    checks (its plain checks in `Session._check_now`); the other by `handle`, the codec and
-    the flows."""
+    """The same registrar in two sessions: one with the fast paths, one without. The fast
+    one is answered as `domreg serve` answers: on SQLite by `handle_now` with the inline
+    checks, on PostgreSQL by `handle` with the loop reads (plain checks in
+    `Session._check_now` and `_check_loop`); the other by `handle`, the codec and the flows."""
 
     def __init__(self, db: Database) -> None:
         clock = Clock()
         self.checks = InlineChecks(db) if db.is_sqlite else None
-        fast = Registry(db, clock=clock, inline_checks=self.checks)
+        self.reads = None if db.is_sqlite else LoopReads(db)
+        fast = Registry(db, clock=clock, inline_checks=self.checks, loop_reads=self.reads)
         self.fast = Session(fast, "127.0.0.1", None)
         self.general = Session(Registry(db, clock=clock, fast_paths=False), "127.0.0.1", None)
         self.counts: Counter[tuple[int, str, str, str]] = Counter()  # the last frame's
+
+    async def aclose(self) -> None:
+        if self.reads is not None:
+            await self.reads.aclose()
 
     async def send(self, data: bytes) -> bytes:
         """Send `data` to both; their answers (svTRID aside) and metrics counts must agree."""
@@ -360,8 +374,15 @@ async def test_sessions_answer_checks_and_infos_alike_with_and_without_the_fast_
         if b'code="1000"' in answer:
             support.assert_schema_valid(answer)
     assert taken == 2 + len(generated())
+    plain = sum(b"<check" in f for f in frames if fastpath.parse(f))
     if pair.checks is not None:  # SQLite: the plain checks took `Session._check_now`
-        assert pair.checks.snapshots >= sum(b"<check" in f for f in frames if fastpath.parse(f))
+        assert pair.checks.snapshots >= plain
+    if pair.reads is not None:  # PostgreSQL: `Session._check_loop` (no statement without a
+        # valid name)
+        assert pair.reads._check.requests >= sum(
+            any(_valid(n) for n in names)
+            for names, _ in filter(None, map(fastpath.check_names, frames))
+        )
     assert kinds[b"1000"] > 40 and kinds[b"2001"] > 10, kinds
     # Each frame was counted alike on both paths (`Pair.send`); every fast one as a check.
     fast_kinds = ("domain:check", "domain:info")
@@ -381,6 +402,8 @@ async def test_sessions_answer_checks_and_infos_alike_with_and_without_the_fast_
         b'<domain:name avail="0">x.org</domain:name><domain:reason>Not under a TLD',
     ):
         assert expected in answer
+    await pair.aclose()
+    await other.aclose()
 
 
 async def test_login_state_and_announced_objects_hold_on_the_fast_paths(db: Database) -> None:
@@ -395,3 +418,4 @@ async def test_login_state_and_announced_objects_hold_on_the_fast_paths(db: Data
     assert b'code="2002"' in await pair.send(check)
     assert b'code="1000"' in await pair.send(_login_frame("ClientY"))
     assert b'<domain:name avail="1">free.test</domain:name>' in await pair.send(check)
+    await pair.aclose()

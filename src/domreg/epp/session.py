@@ -222,6 +222,12 @@ def command_name(cmd: Any) -> str:
     return "logout" if isinstance(cmd, codec.LogoutCmd) else "hello"
 
 
+def _failed(svtrid: str, cltrid: str | None) -> bytes:
+    """The 2400 of a command that failed in the server (logged with its svTRID)."""
+    log.exception("command failed: svTRID %s", svtrid)
+    return render.response(Result.COMMAND_FAILED, svtrid, cltrid, msg=_internal(svtrid))
+
+
 def _internal(svtrid: str) -> str:
     return f"Command failed: internal error, logged as {svtrid}"
 
@@ -245,16 +251,11 @@ class Session:
         (`Database.inline`: SQLite), where `handle` completes without waiting on anything.
         The transport answers frames with it from its data callback (`server.Connection`).
 
-        A plain domain:check (`fastpath.check_names`) of a logged-in session that announced
-        the domain objURI goes straight to `Registry.inline_checks` when there is one: what
-        `handle` does for it (svTRID, one clock read, metrics, `_object`'s inline check,
-        rendering) without the coroutines, the typed frame and the dispatch, which cost
-        as much as the check itself (`tests/test_epp_fastpath.py` compares both paths)."""
+        A plain check (`_plain_check`) goes straight to `Registry.inline_checks` when there
+        is one (`_check_now`), without the coroutines."""
         inline = self.registry.inline_checks
-        if inline is not None and self.actor is not None and self.registry.fast_paths:
-            check = fastpath.check_names(data)
-            if check is not None and (not self.objects or _DOMAIN_URI in self.objects):
-                return self._check_now(inline, *check), False
+        if inline is not None and (check := self._plain_check(data)) is not None:
+            return self._check_now(inline, *check), False
         steps = self.handle(data)
         try:
             steps.send(None)
@@ -264,20 +265,59 @@ class Session:
         steps.close()
         raise RuntimeError("Session.handle waited, on a database whose work runs inline")
 
+    # ---------------------------------------------------------------- the plain check
+    #
+    # A plain domain:check of a logged-in session that announced the domain objURI is most
+    # of a registry's traffic. Where the registry has a faster way to read it (SQLite's
+    # `inline_checks`, PostgreSQL's `loop_reads`) it is answered here: what `handle` does
+    # for it (svTRID, one clock read, metrics, the check, rendering) without the typed
+    # frame, the dispatch and the coroutines of `_object`, which cost as much as the check
+    # (`tests/test_epp_fastpath.py` holds both paths to the same answers and counts).
+
+    def _plain_check(self, data: bytes) -> tuple[list[str], str | None] | None:
+        """The names and clTRID of `data` if it is a plain domain:check this session may send
+        (`fastpath.check_names`); None: `handle` it."""
+        if self.actor is None or not self.registry.fast_paths:
+            return None
+        check = fastpath.check_names(data)
+        if check is None or (self.objects and _DOMAIN_URI not in self.objects):
+            return None
+        return check
+
+    def _count_check(self) -> tuple[str, datetime]:
+        """The svTRID and `now` of a plain check, counted as `handle` counts it."""
+        assert self.actor is not None
+        registry = self.registry
+        svtrid, now = registry.svtrids.next(), registry.clock.now()
+        metrics.epp_command("domain:check", self.actor.clid, now)
+        return svtrid, now
+
     def _check_now(self, inline: InlineChecks, names: list[str], cltrid: str | None) -> bytes:
-        registry, actor = self.registry, self.actor
-        assert actor is not None
-        svtrid = registry.svtrids.next()
-        metrics.epp_command("domain:check", actor.clid, registry.clock.now())
+        svtrid, _ = self._count_check()
         try:
             items = inline.check(names)
         except Exception:
-            log.exception("command failed: svTRID %s", svtrid)
-            return render.response(Result.COMMAND_FAILED, svtrid, cltrid, msg=_internal(svtrid))
+            return _failed(svtrid, cltrid)
         return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
+
+    async def _check_loop(self, reads: LoopReads, names: list[str], cltrid: str | None) -> bytes:
+        svtrid, now = self._count_check()
+        assert self.actor is not None
+        try:
+            pending = reads.submit("check", names, self.actor, now)
+            assert pending is not None  # a plain check always takes the loop reads
+            items = await pending
+        except Exception:
+            return _failed(svtrid, cltrid)
+        return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
+
+    # ---------------------------------------------------------------- every frame
 
     async def handle(self, data: bytes) -> tuple[bytes, bool]:
         """Answer one frame: (response bytes, close the connection after sending)."""
+        reads = self.registry.loop_reads
+        if reads is not None and (check := self._plain_check(data)) is not None:
+            return await self._check_loop(reads, *check), False
         svtrid = self.registry.svtrids.next()
         try:
             # The common domain:check, info and create frames are recognised without lxml
@@ -314,13 +354,7 @@ class Session:
                 err.code, svtrid, frame.cltrid, msg=err.text, values=err.values
             ), close
         except Exception:
-            log.exception("command failed: svTRID %s", svtrid)
-            return render.response(
-                Result.COMMAND_FAILED,
-                svtrid,
-                frame.cltrid,
-                msg=_internal(svtrid),
-            ), False
+            return _failed(svtrid, frame.cltrid), False
 
     async def _login(
         self, cmd: codec.LoginCmd, cltrid: str | None, svtrid: str
