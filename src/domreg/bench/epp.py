@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
+from sqlalchemy.engine import make_url
+
 from domreg.epp import namespaces as ns
 
 PHASES = ("check", "info", "create")
@@ -799,7 +801,8 @@ def fresh_database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
         reason = " ".join(str(exc).split())  # one line
         raise BenchError(f"PostgreSQL at {pg_url} is not usable: {reason}") from None
     try:
-        yield f"{pg_url.rsplit('/', 1)[0]}/{name}"
+        # The same server, user and options (a Unix socket's `?host=` among them).
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
