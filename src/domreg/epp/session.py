@@ -100,7 +100,7 @@ LOOP_ANSWERS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 
 
 def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Any, ...]:
-    created = domain.create(ctx, cmd)
+    created = domain.create(ctx, cmd, sole=True)  # the command is its transaction
     return Result.SUCCESS, render.domain_created(created), created
 
 

@@ -6,16 +6,31 @@ typed result or raises `EppError`. Result codes each flow can return are in its 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, true
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    not_,
+    select,
+    true,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from domreg.dns import delegation
 from domreg.flows import billing, fees, launch, lifecycle, tokens
@@ -53,7 +68,7 @@ from domreg.model.names import NameError_, parse_name
 from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
-from domreg.store.db import Query, fetch_all
+from domreg.store.db import Query, aborted, autocommit, end_autocommit, fetch_all
 
 MAX_NAMESERVERS = 13
 CONTACT_TYPES = ("admin", "billing", "tech")
@@ -452,7 +467,7 @@ def _check_contacts(contacts: tuple[tuple[str, str], ...]) -> None:
             raise EppError(Result.PARAMETER_VALUE_SYNTAX_ERROR, f"unknown contact type {ctype}")
 
 
-def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
+def create(ctx: Context, cmd: DomainCreate, *, sole: bool = False) -> DomainCreated:
     """Create a domain.
 
     2005 bad name syntax; 2306 name not under a served TLD, or policy period/limits;
@@ -484,7 +499,40 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     statement for every write (`_CREATE_ALL`: domain, history, outbox, charge, ledger, add
     grace period); otherwise the domain INSERT and its links, then one statement for the
     rest (`_CREATE_TAIL`). SQLite runs the same writes one statement at a time.
+
+    `sole`: the create is all its transaction does, begun by the caller with nothing run yet
+    (an EPP command's). On PostgreSQL a create with nothing to link, no allocation token, fee
+    or launch data then runs in autocommit (`store.db.autocommit`): the facts SELECT, then
+    `_CREATE_ONE`, `_CREATE_ALL` committed as it runs, two round trips instead of four
+    (BEGIN and COMMIT too). At READ COMMITTED a SELECT sees the same outside a transaction
+    as in one before its first write, and it locks nothing. `_CREATE_ONE` undoes itself
+    (`domreg_abort`) unless it inserted the domain, charged it and left the balance where
+    no low-balance poll message is due; its writes are then made again in a transaction,
+    as without `sole`, which answers 2302 or 2104 or queues the message.
     """
+    conn = ctx.conn
+    single = (
+        sole
+        and conn.dialect.name == "postgresql"
+        and bool(ctx.actor.id)
+        and not (cmd.ns or cmd.contacts)
+        and cmd.dnssec is None
+        and cmd.launch is None
+        and cmd.allocation_token is None
+        and cmd.fee is None
+        and autocommit(conn)
+    )
+    try:
+        return _create(ctx, cmd, single)
+    finally:
+        if single:
+            # Fails only on a broken connection, which `Database.write()` then drops.
+            with contextlib.suppress(Exception):
+                end_autocommit(conn)
+
+
+def _create(ctx: Context, cmd: DomainCreate, single: bool) -> DomainCreated:
+    """`create`; `single`: in autocommit, as `create` says."""
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
     label = dn.labels[0]
@@ -570,9 +618,20 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         # statement (`_CREATE_ALL`), one round trip before COMMIT.
         state = _created_snapshot(ctx, dn.name, domain_roid, expires, [], cmd.registrant, ())
         _, ledger_id = _write_pg(
-            ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
+            ctx,
+            tld,
+            dn.name,
+            domain_roid,
+            years,
+            price,
+            state,
+            facts.add_grace_days,
+            domain=row,
+            single=single,
         )
     else:
+        if single:  # launch data to record: the writes are one transaction
+            end_autocommit(conn)
         # ON CONFLICT on the live-name index: a session that registered the name between our
         # check and this insert makes it insert nothing (no savepoint needed to survive it).
         insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
@@ -685,13 +744,16 @@ def _write_pg(
     *,
     domain_id: int | None = None,
     domain: dict[str, Any] | None = None,
+    single: bool = False,
 ) -> tuple[int, int]:
     """A create's writes on PostgreSQL in one statement; returns (domain id, ledger id).
 
     With `domain_id` (the row is written): `_CREATE_TAIL`. With `domain` (the new row's
     values): `_CREATE_ALL`, which inserts it first, ON CONFLICT DO NOTHING; no row back means
     a concurrent create holds the name (2302), and nothing is charged. No charge back: 2104
-    (`billing.refuse`), and the transaction rolls back everything written.
+    (`billing.refuse`), and the transaction rolls back everything written. `single` (with
+    `domain`, in autocommit; see `create`): `_CREATE_ONE`, and if it undid itself, autocommit
+    off and `_CREATE_ALL` in a transaction.
     """
     conn = ctx.conn
     history, outbox = record_params(
@@ -718,7 +780,18 @@ def _write_pg(
         "grace_kind": lifecycle.ADD,
         "ends_at": ctx.now + timedelta(days=add_grace_days),
     }
-    done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
+    if single:
+        try:
+            done = _CREATE_ONE.first(conn, **params)
+        except DBAPIError as exc:
+            if not aborted(exc):
+                raise
+            # It wrote nothing: a name registered since the facts, a refused charge, or a
+            # low-balance message to queue with the rest. The writes again, in a transaction.
+            end_autocommit(conn)
+            done = _CREATE_ALL.first(conn, **params)
+    else:
+        done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
     if done is None and domain:
         # Another session registered the name between our check and our insert.
         raise EppError(Result.OBJECT_EXISTS, f"domain {name} is already registered")
@@ -843,7 +916,7 @@ _INSERT_DOMAIN_SQLITE = Query(_live_domain_insert(sqlite_insert))
 _INSERT_DOMAIN_PG = Query(_live_domain_insert(pg_insert))
 
 
-def _create_writes(with_domain: bool) -> Query:
+def _create_writes(with_domain: bool, alone: bool = False) -> Query:
     """`_write_pg`'s statement: data-modifying CTEs, one round trip.
 
     The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
@@ -852,7 +925,12 @@ def _create_writes(with_domain: bool) -> Query:
     `with_domain`, the domain INSERT (`_live_domain_insert`) comes first and the UPDATE
     runs only if it inserted (EXISTS on its RETURNING): no row back, the name was taken;
     otherwise the grace row gets the new domain's id, and the row carries it. Without, the
-    domain id is a bind, and no row back means the UPDATE moved nothing (2104)."""
+    domain id is a bind, and no row back means the UPDATE moved nothing (2104).
+
+    `alone` (with `with_domain`; run in autocommit, it is its own transaction): always one
+    row, whose ledger id is `domreg_abort`'s error, undoing every write, unless the domain
+    was inserted and charged and the balance after it is not one that `billing.
+    warn_low_balance` queues a message for (below the threshold, which it was not before)."""
     charge = billing.CHARGE_UPDATE
     if with_domain:
         created = _live_domain_insert(pg_insert).cte("created")
@@ -911,6 +989,32 @@ def _create_writes(with_domain: bool) -> Query:
             .select_from(moved.join(charged, true()))
             .add_cte(*ctes)
         )
+    if alone:
+        after, threshold = moved.c.balance, moved.c.low_balance_threshold
+        low = and_(
+            threshold.is_not(None),
+            after < threshold,
+            threshold <= after + bindparam("amount", type_=after.type),
+        )
+        committed = and_(charged.c.id.is_not(None), not_(low))
+        one = select(literal_column("1").label("one")).subquery("one")
+        return Query(
+            select(
+                created.c.id.label("domain_id"),
+                after,
+                threshold,
+                case(
+                    (committed, charged.c.id),
+                    else_=func.domreg_abort(
+                        "create needs its transaction", type_=charged.c.id.type
+                    ),
+                ).label("ledger_id"),
+            )
+            .select_from(
+                one.outerjoin(created, true()).outerjoin(moved.join(charged, true()), true())
+            )
+            .add_cte(*ctes)
+        )
     return Query(
         select(created.c.id.label("domain_id"), *paid)
         .select_from(created.outerjoin(moved.join(charged, true()), true()))
@@ -920,6 +1024,7 @@ def _create_writes(with_domain: bool) -> Query:
 
 _CREATE_TAIL = _create_writes(with_domain=False)
 _CREATE_ALL = _create_writes(with_domain=True)
+_CREATE_ONE = _create_writes(with_domain=True, alone=True)
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:

@@ -326,6 +326,38 @@ def fetch_all(conn: Connection, calls: list[tuple[Query, dict[str, Any]]]) -> li
     return out
 
 
+_IDLE = 0  # libpq PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE): no transaction open
+#: The SQLSTATE of `domreg_abort` (migration 0012): a statement that undid itself.
+ABORTED = "DR001"
+
+
+def autocommit(conn: Connection) -> bool:
+    """PostgreSQL: if no transaction is open on `conn`, turn autocommit on and return True:
+    each following statement is then a transaction of its own, committed (durably, as any
+    COMMIT) before its result comes back, so a write that needs one statement is one round
+    trip instead of three (BEGIN, the statement, COMMIT). False (nothing changed) with a
+    transaction open: statements join it. `end_autocommit` turns it off again (psycopg
+    begins a transaction at the next statement); `Database.write()` turns it off if a
+    block hands its connection back with it on, and drops the connection if it cannot."""
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    if dbapi_conn.pgconn.transaction_status != _IDLE:
+        return False
+    dbapi_conn.autocommit = True
+    return True
+
+
+def end_autocommit(conn: Connection) -> None:
+    """After `autocommit`: the statements that follow are one transaction again."""
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    if dbapi_conn.autocommit:
+        dbapi_conn.autocommit = False
+
+
+def aborted(exc: BaseException) -> bool:
+    """True if `exc` is a statement's `domreg_abort` (it wrote nothing)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == ABORTED
+
+
 class Database:
     """One engine plus the rules for running transactions from async code."""
 
@@ -437,6 +469,8 @@ class _Transaction:
                 else:
                     dbapi_conn.rollback()
             finally:
+                if self._autocommit_left(conn):
+                    conn.invalidate()  # never back to the pool in autocommit
                 conn.close()
             return
         try:
@@ -448,7 +482,21 @@ class _Transaction:
             conn.close()
             raise
         spares = self._spares
-        if len(spares) >= self._db._keep or conn.invalidated:
+        if len(spares) >= self._db._keep or conn.invalidated or self._autocommit_left(conn):
             conn.close()
         else:
             spares.append(conn)
+
+    def _autocommit_left(self, conn: Connection) -> bool:
+        """A write connection handed back in autocommit (`autocommit`) is turned back; True
+        if that failed (the connection broke): it is then dropped, not kept or pooled."""
+        if not self._commit or self._db.is_sqlite or conn.invalidated:
+            return False
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        if dbapi_conn is None or not dbapi_conn.autocommit:
+            return False
+        try:
+            dbapi_conn.autocommit = False
+        except Exception:
+            return True
+        return False
