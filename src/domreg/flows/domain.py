@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -69,6 +70,8 @@ from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
 from domreg.store.db import Query, aborted, autocommit, end_autocommit, fetch_all
+
+T = TypeVar("T")
 
 MAX_NAMESERVERS = 13
 CONTACT_TYPES = ("admin", "billing", "tech")
@@ -515,15 +518,11 @@ def create(ctx: Context, cmd: DomainCreate, *, sole: bool = False) -> DomainCrea
         sole
         and conn.dialect.name == "postgresql"
         and bool(ctx.actor.id)
-        and not (cmd.ns or cmd.contacts)
-        and cmd.dnssec is None
-        and cmd.launch is None
-        and cmd.allocation_token is None
-        and cmd.fee is None
+        and _alone(cmd)
         and autocommit(conn)
     )
     try:
-        return _create(ctx, cmd, single)
+        return run_steps(conn, _create_steps(ctx, cmd, single))
     finally:
         if single:
             # Fails only on a broken connection, which `Database.write()` then drops.
@@ -531,15 +530,76 @@ def create(ctx: Context, cmd: DomainCreate, *, sole: bool = False) -> DomainCrea
                 end_autocommit(conn)
 
 
-def _create(ctx: Context, cmd: DomainCreate, single: bool) -> DomainCreated:
-    """`create`; `single`: in autocommit, as `create` says."""
+def _alone(cmd: DomainCreate) -> bool:
+    """A create whose writes can be one statement, with nothing to link or redeem: no
+    nameservers, contacts, DNSSEC data, launch data, allocation token or fee."""
+    return (
+        not (cmd.ns or cmd.contacts)
+        and cmd.dnssec is None
+        and cmd.launch is None
+        and cmd.allocation_token is None
+        and cmd.fee is None
+    )
+
+
+#: A statement a flow's steps ask for: its `Query` and binds. The step is sent back the first
+#: row (or None), or has the statement's exception thrown in (`run_steps`,
+#: `flows/loopwrites.py`).
+Step = tuple[Query, dict[str, Any]]
+
+
+def run_steps(conn: Connection, steps: Generator[Step, Any, T]) -> T:
+    """Run a flow's `steps` on `conn`, each statement through `Query.first`; their result."""
+    try:
+        query, params = next(steps)
+        while True:
+            try:
+                row = query.first(conn, **params)
+            except Exception as exc:
+                query, params = steps.throw(exc)
+            else:
+                query, params = steps.send(row)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+class Handoff(Exception):
+    """`create_steps` without a connection reached what needs one (a premium price, a launch
+    phase, a write to redo in a transaction): nothing is written; run the create with
+    `create` instead."""
+
+
+def create_steps(ctx: Context, cmd: DomainCreate) -> Generator[Step, Any, DomainCreated]:
+    """`create` with `sole` as steps, for a driver without a connection (`ctx.conn` None)
+    that runs each statement in autocommit (`flows/loopwrites.py`): the same checks in the
+    same order, the same statements. Raises `Handoff`, having written nothing, where the
+    create needs more than those two statements; immediately for a create that is not
+    `_alone` or names a registrant."""
+    if not ctx.actor.id or not _alone(cmd) or cmd.registrant:
+        raise Handoff
+    return _create_steps(ctx, cmd, True)
+
+
+def _create_steps(
+    ctx: Context, cmd: DomainCreate, single: bool
+) -> Generator[Step, Any, DomainCreated]:
+    """`create`'s work; `single`: in autocommit, as `create` says. Without a connection
+    (`create_steps`), `Handoff` where one is needed."""
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
     label = dn.labels[0]
     # One statement for what used to take nine: the TLD and its policy, accreditation, a
     # live holder, the reserved list, the price inputs and the launch phase (`_CREATE_FACTS`).
-    facts = _CREATE_FACTS.first(
-        conn, tld=dn.parent(), name=dn.name, label=label, registrar_id=ctx.actor.id, now=ctx.now
+    facts = yield (
+        _CREATE_FACTS,
+        {
+            "tld": dn.parent(),
+            "name": dn.name,
+            "label": label,
+            "registrar_id": ctx.actor.id,
+            "now": ctx.now,
+        },
     )
     if facts is None:
         raise EppError(
@@ -571,7 +631,10 @@ def _create(ctx: Context, cmd: DomainCreate, single: bool) -> DomainCreated:
     if facts.reserved is not None and not (token is not None and token.allows_reserved):
         raise EppError(Result.OBJECT_EXISTS, f"reserved: {facts.reserved}")
     # RFC 8334 launch phases, from the TLD's phase now (read with the facts).
-    admitted = launch.admit(ctx, tld, label, cmd.launch, launch.active_of(facts))
+    active = launch.active_of(facts)
+    if conn is None and active is not None and active.explicit:
+        raise Handoff  # a claims lookup, or a launch record to write
+    admitted = launch.admit(ctx, tld, label, cmd.launch, active)
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -586,6 +649,8 @@ def _create(ctx: Context, cmd: DomainCreate, single: bool) -> DomainCreated:
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
     if facts.premium is not None:  # premium prices and their classes: the general quote
+        if conn is None:
+            raise Handoff
         price = billing.quote(conn, ctx.actor.id, tld.id, label, "create", years)
     else:  # what `billing.quote` computes for a standard name, from the same rows
         unit = facts.override if facts.override is not None else facts.create_price
@@ -608,27 +673,34 @@ def _create(ctx: Context, cmd: DomainCreate, single: bool) -> DomainCreated:
         "delegation": delegation.render(dn.name, host_ids) if cmd.dnssec is None else None,
     }
     if (
-        conn.dialect.name == "postgresql"
+        (conn is None or conn.dialect.name == "postgresql")
         and ctx.actor.id
         and not (host_ids or cmd.contacts)
         and cmd.dnssec is None
         and admitted is None
     ):
         # Nothing to link to the new row: the domain INSERT and everything after it are one
-        # statement (`_CREATE_ALL`), one round trip before COMMIT.
+        # statement (`_CREATE_ALL`), one round trip before COMMIT; in autocommit
+        # (`_CREATE_ONE`), committed as it runs.
         state = _created_snapshot(ctx, dn.name, domain_roid, expires, [], cmd.registrant, ())
-        _, ledger_id = _write_pg(
-            ctx,
-            tld,
-            dn.name,
-            domain_roid,
-            years,
-            price,
-            state,
-            facts.add_grace_days,
-            domain=row,
-            single=single,
+        params = _write_params(
+            ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
         )
+        if single:
+            try:
+                done = yield _CREATE_ONE, params
+            except DBAPIError as exc:
+                if not aborted(exc):
+                    raise
+                # It wrote nothing: a name registered since the facts, a refused charge, or
+                # a low-balance message to queue with the rest. The writes in a transaction.
+                if conn is None:
+                    raise Handoff from None
+                end_autocommit(conn)
+                done = _CREATE_ALL.first(conn, **params)
+        else:
+            done = _CREATE_ALL.first(conn, **params)
+        _, ledger_id = _written(ctx, dn.name, price, done, new_domain=True)
     else:
         if single:  # launch data to record: the writes are one transaction
             end_autocommit(conn)
@@ -727,9 +799,7 @@ def _record_and_charge(
             ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=add_grace_days
         )
         return ledger_id
-    return _write_pg(
-        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
-    )[1]
+    return _write_pg(ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id)[1]
 
 
 def _write_pg(
@@ -741,21 +811,31 @@ def _write_pg(
     price: billing.Price,
     state: dict[str, Any],
     add_grace_days: int,
+    domain_id: int,
+) -> tuple[int, int]:
+    """The rest of a create's writes on PostgreSQL in one statement (`_CREATE_TAIL`), the
+    domain row written; returns (domain id, ledger id), as `_written` checks them."""
+    params = _write_params(
+        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
+    )
+    return _written(ctx, name, price, _CREATE_TAIL.first(ctx.conn, **params), new_domain=False)
+
+
+def _write_params(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
     *,
     domain_id: int | None = None,
     domain: dict[str, Any] | None = None,
-    single: bool = False,
-) -> tuple[int, int]:
-    """A create's writes on PostgreSQL in one statement; returns (domain id, ledger id).
-
-    With `domain_id` (the row is written): `_CREATE_TAIL`. With `domain` (the new row's
-    values): `_CREATE_ALL`, which inserts it first, ON CONFLICT DO NOTHING; no row back means
-    a concurrent create holds the name (2302), and nothing is charged. No charge back: 2104
-    (`billing.refuse`), and the transaction rolls back everything written. `single` (with
-    `domain`, in autocommit; see `create`): `_CREATE_ONE`, and if it undid itself, autocommit
-    off and `_CREATE_ALL` in a transaction.
-    """
-    conn = ctx.conn
+) -> dict[str, Any]:
+    """The binds of a create's write statement: `_CREATE_TAIL` with `domain_id` (the row is
+    written), `_CREATE_ALL` or `_CREATE_ONE` with `domain` (the new row's values)."""
     history, outbox = record_params(
         ctx,
         object_type="domain",
@@ -780,23 +860,22 @@ def _write_pg(
         "grace_kind": lifecycle.ADD,
         "ends_at": ctx.now + timedelta(days=add_grace_days),
     }
-    if single:
-        try:
-            done = _CREATE_ONE.first(conn, **params)
-        except DBAPIError as exc:
-            if not aborted(exc):
-                raise
-            # It wrote nothing: a name registered since the facts, a refused charge, or a
-            # low-balance message to queue with the rest. The writes again, in a transaction.
-            end_autocommit(conn)
-            done = _CREATE_ALL.first(conn, **params)
-    else:
-        done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
-    if done is None and domain:
+    return params
+
+
+def _written(
+    ctx: Context, name: str, price: billing.Price, done: Any, *, new_domain: bool
+) -> tuple[int, int]:
+    """(domain id, ledger id) from a create's write statement's row `done`. With
+    `new_domain` (it inserted the domain) no row means a concurrent create holds the name
+    (2302), and nothing is charged. No charge back: 2104 (`billing.refuse`), and the
+    transaction rolls back everything written. A charge that took the balance below the
+    registrar's threshold queues the low-balance message (`billing.warn_low_balance`)."""
+    if done is None and new_domain:
         # Another session registered the name between our check and our insert.
         raise EppError(Result.OBJECT_EXISTS, f"domain {name} is already registered")
     if done is None or done.ledger_id is None:
-        billing.refuse(conn, ctx.actor.id, price, "create")
+        billing.refuse(ctx.conn, ctx.actor.id, price, "create")
     billing.warn_low_balance(ctx, ctx.actor.id, price, done.balance, done.low_balance_threshold)
     return int(done.domain_id), int(done.ledger_id)
 

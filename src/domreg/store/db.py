@@ -166,9 +166,12 @@ class Query:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
+    def _compile(self, dialect: Dialect, paramstyle: str | None = None) -> _Compiled:
         key = dialect.name
-        if key == "postgresql" and not dialect.positional:
+        if paramstyle is not None:  # `libpq_args`: $1, $2... (each bind once)
+            key = f"{key}:{paramstyle}"
+            dialect = type(dialect)(paramstyle=paramstyle)  # type: ignore[call-arg]
+        elif key == "postgresql" and not dialect.positional:
             # psycopg binds a list of positional parameters with less work than a dict of
             # named ones (about 22 against 29 us for a one-row SELECT here).
             dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
@@ -196,6 +199,21 @@ class Query:
         entry = _Compiled(compiled.string, positions, defaults, tuple(binds), results, row)
         self._compiled[key] = entry
         return entry
+
+    def libpq_args(self, dialect: Dialect, params: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
+        """PostgreSQL without psycopg's cursor (`store.loop.LoopStatements`): the statement
+        compiled with `$n` parameters, and their values in that order, through the column
+        types' bind processors as `first` passes them. `row` makes a result row."""
+        c = self._compiled.get("postgresql:numeric_dollar") or self._compile(
+            dialect, "numeric_dollar"
+        )
+        if c.defaults:
+            params = {**c.defaults, **params}
+        for name, processor in c.binds:
+            if name in params:
+                params[name] = processor(params[name])
+        assert c.positions is not None
+        return c, [params[n] for n in c.positions]
 
     def _run(self, conn: Connection, params: dict[str, Any], cursor: Any = None) -> Any:
         dialect = conn.dialect
@@ -286,6 +304,12 @@ class Query:
             return int(cursor.rowcount)
         finally:
             _done(conn, cursor)
+
+    @staticmethod
+    def row(c: _Compiled, raw: Any) -> Any:
+        """A result row (a named tuple, values through the column types' result processors)
+        from the values psycopg loads for it."""
+        return Query._row(c, raw)
 
     @staticmethod
     def _row(c: _Compiled, raw: Any) -> Any:
