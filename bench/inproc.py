@@ -6,7 +6,7 @@ change moves the cost; `--profile` prints a cProfile (CPU clock) of the chosen p
 
     .venv/bin/python bench/inproc.py --backend sqlite --phases check,info,create -n 2000
     .venv/bin/python bench/inproc.py --backend sqlite --phases create --profile
-    .venv/bin/python bench/inproc.py --backend postgresql --phases check,info [--no-loop-reads]
+    .venv/bin/python bench/inproc.py --backend postgresql --phases check,info,create [--no-loop-reads]
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ from pathlib import Path
 from domreg.bench import epp as bench
 from domreg.epp.session import Registry, Session
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.store.db import Database
 
 
 async def run(url: str, phases: list[str], n: int, profile: str | None, loop_reads: bool) -> None:
     db = Database(url, pool_size=4)
-    # As `domreg serve`: on PostgreSQL plain checks and infos are read from the event loop.
+    # As `domreg serve`: on PostgreSQL plain checks and infos are read, and plain creates
+    # written, from the event loop.
     reads = LoopReads(db) if loop_reads and not db.is_sqlite else None
-    registry = Registry(db, loop_reads=reads)
+    writes = LoopWrites(db) if loop_reads and not db.is_sqlite else None
+    registry = Registry(db, loop_reads=reads, loop_writes=writes)
     session = Session(registry, "127.0.0.1", None)
     clid, password = bench.registrar(0)
     reply, _ = await session.handle(bench.login_request(clid, password, "LOGIN-1")[4:])
@@ -68,6 +71,8 @@ async def run(url: str, phases: list[str], n: int, profile: str | None, loop_rea
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     if reads is not None:
         await reads.aclose()
+    if writes is not None:
+        await writes.aclose()
     db.close()
 
 
@@ -79,7 +84,9 @@ def main() -> None:
     p.add_argument("--profile", default=None)
     p.add_argument("--pg-url", default=bench.DEFAULT_PG_URL)
     p.add_argument(
-        "--no-loop-reads", action="store_true", help="PostgreSQL: checks and infos in the flows"
+        "--no-loop-reads",
+        action="store_true",
+        help="PostgreSQL: checks, infos and creates in the flows (the thread pool)",
     )
     a = p.parse_args()
     with (

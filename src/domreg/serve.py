@@ -26,6 +26,7 @@ from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry
 from domreg.flows.base import Policy
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.escrow import EscrowJob
 from domreg.jobs.scheduler import Scheduler
@@ -42,12 +43,15 @@ async def run(
     clock = Clock()
     # PostgreSQL: plain domain check and info from the event loop (`flows/loopreads.py`).
     loop_reads = None if db.is_sqlite else LoopReads(db)
+    # PostgreSQL: domain:create with nothing to link from the event loop (`flows/loopwrites.py`).
+    loop_writes = None if db.is_sqlite else LoopWrites(db, size=cfg.db_pool_size)
     registry = Registry(
         db=db,
         clock=clock,
         server_id=cfg.epp_server_id,
         policy=policy(cfg),
         loop_reads=loop_reads,
+        loop_writes=loop_writes,
     )
     scheduler = None
     if jobs and cfg.jobs_interval > 0:
@@ -97,6 +101,8 @@ async def run(
     await epp.shutdown(grace=10.0)
     if loop_reads is not None:
         await loop_reads.aclose()
+    if loop_writes is not None:
+        await loop_writes.aclose()
     await http.close()
     await whois.close()
     if scheduler is not None:

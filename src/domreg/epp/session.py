@@ -10,7 +10,8 @@ state, the objURIs announced at login, the flow, rendering. Database work runs t
 `Database.run`, one transaction per command, with one `now` from the registry clock (for a
 read, the one the command was counted at); on PostgreSQL the plain domain check and info are
 read from the event loop instead, in batches (`Registry.loop_reads`, `flows/loopreads.py`),
-and rendered the same way.
+and rendered the same way, and a domain:create with nothing to link is run from the event loop
+(`Registry.loop_writes`, `flows/loopwrites.py`), or by its flow when it needs more.
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from domreg import metrics
 from domreg.clock import Clock
@@ -32,6 +33,7 @@ from domreg.epp.extensions import unhandled
 from domreg.flows import checks, contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store.db import Database
@@ -61,6 +63,9 @@ class Registry:
     #: PostgreSQL: plain domain check and info answered from the event loop in batches
     #: (`flows/loopreads.py`) instead of the flows in the thread pool; None: the flows.
     loop_reads: LoopReads | None = None
+    #: PostgreSQL: domain:create with nothing to link run from the event loop
+    #: (`flows/loopwrites.py`), handed to the flow when it needs more; None: the flow.
+    loop_writes: LoopWrites | None = None
 
     def greeting(self) -> bytes:
         return render.greeting(self.server_id, self.clock.now())
@@ -403,6 +408,7 @@ class Session:
         self, cmd: codec.ObjectCmd, cltrid: str | None, svtrid: str, now: datetime
     ) -> bytes:
         uri = OBJECT_URIS[cmd.object]
+        policy = self.registry.policy
         if self.objects and uri not in self.objects:
             raise EppError(Result.UNIMPLEMENTED_OBJECT_SERVICE, f"{uri} was not announced at login")
         loop_reads = self.registry.loop_reads
@@ -411,6 +417,16 @@ class Session:
             pending = loop_reads.submit(cmd.verb, cmd.data, self.actor, now)
             if pending is not None:
                 return self._answer(cmd, cltrid, svtrid, LOOP_ANSWERS[cmd.verb](await pending))
+        loop_writes = self.registry.loop_writes
+        if loop_writes is not None and type(cmd.data) is domain.DomainCreate:
+            assert self.actor is not None
+            ctx = Context(
+                cast(Any, None), self.registry.clock.now(), self.actor, cltrid, svtrid, policy
+            )
+            created = await loop_writes.create(ctx, cmd.data)
+            if created is not None:
+                done = Result.SUCCESS, render.domain_created(created), created
+                return self._answer(cmd, cltrid, svtrid, done)
         handler = HANDLERS[(cmd.object, cmd.verb)]
         db = self.registry.db
         read_only = cmd.verb in QUERIES or (

@@ -392,6 +392,7 @@ class LoopStatements:
         self._open = 0  # connections open or being opened
         self._waiting: collections.deque[asyncio.Future[_LoopConnection]] = collections.deque()
         self._names: dict[int, bytes] = {}  # id(query) -> prepared statement name
+        self._running: set[_LoopConnection] = set()  # running a statement
         self._closed = False
         self.statements = 0  # statements run (for tests and benchmarks)
 
@@ -403,6 +404,7 @@ class LoopStatements:
             name = self._names[id(query)] = f"domreg_loop_{len(self._names)}".encode()
         conn = await self._acquire()
         self.statements += 1
+        self._running.add(conn)
         try:
             raw = await conn.first(name, c.sql, args)
         except Exception as exc:
@@ -445,7 +447,12 @@ class LoopStatements:
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         return _LoopConnection(conn)
 
+    def _busy(self) -> list[_LoopConnection]:
+        """The connections running a statement now (for tests)."""
+        return list(self._running)
+
     def _release(self, conn: _LoopConnection) -> None:
+        self._running.discard(conn)
         if conn.broken:
             self._open -= 1
             if self._waiting and not self._closed:  # a place to open another
