@@ -209,6 +209,61 @@ async def test_creates_answer_and_write_as_the_flow(db: Database) -> None:
     finally:
         await writes.aclose()
     assert writes.creates > 15 and writes.handoffs >= 4, (writes.creates, writes.handoffs)
+    assert writes.assumed > 10, writes.assumed  # without a facts SELECT: one statement
+
+
+async def test_facts_kept_from_an_earlier_create_that_no_longer_hold_hand_the_create_to_the_flow(
+    db: Database,
+) -> None:
+    """The kept facts row is checked by the write itself: a changed price, a new override,
+    a reserved or premium label, a launch phase or a lost accreditation each make it undo
+    itself, and the flow answers from the facts as they are (the row is read again)."""
+    _pg(db)
+    _registry_objects(db)
+    writes = LoopWrites(db)
+    registries = Registries(db, writes)
+    looped, _ = await registries.sessions("ClientX")
+
+    async def create(name: str) -> bytes:
+        return (await looped.handle(create_frame(name)))[0]
+
+    def charged(name: str) -> int:
+        with db.read() as conn:
+            return int(
+                conn.execute(select(t.ledger.c.amount).where(t.ledger.c.domain_name == name))
+                .scalars()
+                .one()
+            )
+
+    try:
+        assert b'code="1000"' in await create("first.test")  # facts read, then kept
+        assert b'code="1000"' in await create("second.test")
+        assert (writes.assumed, writes.handoffs) == (1, 0)
+        with db.write() as conn:
+            pricing.set_tld_price(conn, "test", "create", 1234)
+        assert b'code="1000"' in await create("third.test")  # by the flow, at the new price
+        assert (writes.assumed, writes.handoffs) == (1, 1) and charged("third.test") == -1234
+        assert b'code="1000"' in await create("fourth.test")  # facts read again, kept
+        assert b'code="1000"' in await create("fifth.test")
+        assert writes.assumed == 2 and charged("fifth.test") == -1234
+        with db.write() as conn:
+            pricing.load_reserved(conn, "test", [pricing.Reserved("sixth", "ours")])
+            pricing.load_premium(conn, "test", [pricing.Premium("seventh", "A", 9, 9, 9, 9)])
+        reserved = await create("sixth.test")
+        assert b'code="2302"' in reserved and b"reserved: ours" in reserved
+        assert b'code="2004"' in await create("seventh.test")  # premium: no fee stated
+        assert b'code="1000"' in await create("eighth.test")  # kept again after those
+        with db.write() as conn:
+            clid = select(t.registrars.c.id).where(t.registrars.c.clid == "ClientX")
+            conn.execute(
+                t.registrar_tlds.delete().where(
+                    t.registrar_tlds.c.registrar_id == clid.scalar_subquery()
+                )
+            )
+        assert b'code="2201"' in await create("ninth.test")
+        assert writes.handoffs == 4
+    finally:
+        await writes.aclose()
 
 
 async def test_a_create_that_loses_the_race_for_its_name_is_2302_and_writes_nothing(

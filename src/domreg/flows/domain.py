@@ -570,37 +570,51 @@ class Handoff(Exception):
     `create` instead."""
 
 
-def create_steps(ctx: Context, cmd: DomainCreate) -> Generator[Step, Any, DomainCreated]:
+def create_steps(
+    ctx: Context, cmd: DomainCreate, assumed: Any = None
+) -> Generator[Step, Any, DomainCreated]:
     """`create` with `sole` as steps, for a driver without a connection (`ctx.conn` None)
     that runs each statement in autocommit (`flows/loopwrites.py`): the same checks in the
     same order, the same statements. Raises `Handoff`, having written nothing, where the
     create needs more than those two statements; immediately for a create that is not
-    `_alone` or names a registrant."""
+    `_alone` or names a registrant.
+
+    `assumed`: a `_CREATE_FACTS` row of an earlier create by this registrar in this TLD,
+    with the name's own columns (`taken`, `reserved`, `premium`) None: no facts SELECT, one
+    statement (`_CREATE_CHECKED`), which writes only if the database still says what the
+    row says and nothing holds, reserves or prices the name (else `Handoff`). The checks
+    made on the assumed row may raise EppErrors that the facts would not: the driver must
+    take any error from these steps as a `Handoff`."""
     if not ctx.actor.id or not _alone(cmd) or cmd.registrant:
         raise Handoff
-    return _create_steps(ctx, cmd, True)
+    return _create_steps(ctx, cmd, True, assumed)
 
 
 def _create_steps(
-    ctx: Context, cmd: DomainCreate, single: bool
+    ctx: Context, cmd: DomainCreate, single: bool, assumed: Any = None
 ) -> Generator[Step, Any, DomainCreated]:
     """`create`'s work; `single`: in autocommit, as `create` says. Without a connection
-    (`create_steps`), `Handoff` where one is needed."""
+    (`create_steps`), `Handoff` where one is needed; `assumed`: facts not read (see there)."""
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
     label = dn.labels[0]
-    # One statement for what used to take nine: the TLD and its policy, accreditation, a
-    # live holder, the reserved list, the price inputs and the launch phase (`_CREATE_FACTS`).
-    facts = yield (
-        _CREATE_FACTS,
-        {
-            "tld": dn.parent(),
-            "name": dn.name,
-            "label": label,
-            "registrar_id": ctx.actor.id,
-            "now": ctx.now,
-        },
-    )
+    if assumed is None:
+        # One statement for what used to take nine: the TLD and its policy, accreditation,
+        # a live holder, the reserved list, the price inputs and the launch phase.
+        facts = yield (
+            _CREATE_FACTS,
+            {
+                "tld": dn.parent(),
+                "name": dn.name,
+                "label": label,
+                "registrar_id": ctx.actor.id,
+                "now": ctx.now,
+            },
+        )
+    elif assumed.name != dn.parent():
+        raise Handoff  # assumed for another TLD
+    else:
+        facts = assumed
     if facts is None:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR,
@@ -686,9 +700,15 @@ def _create_steps(
         params = _write_params(
             ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
         )
+        if assumed is not None:  # what the facts would have said, checked as it writes
+            params.update(
+                label=label,
+                repository_id=tld.repository_id,
+                add_grace_days=facts.add_grace_days,
+            )
         if single:
             try:
-                done = yield _CREATE_ONE, params
+                done = yield (_CREATE_ONE if assumed is None else _CREATE_CHECKED), params
             except DBAPIError as exc:
                 if not aborted(exc):
                     raise
@@ -995,7 +1015,7 @@ _INSERT_DOMAIN_SQLITE = Query(_live_domain_insert(sqlite_insert))
 _INSERT_DOMAIN_PG = Query(_live_domain_insert(pg_insert))
 
 
-def _create_writes(with_domain: bool, alone: bool = False) -> Query:
+def _create_writes(with_domain: bool, alone: bool = False, assumed: bool = False) -> Query:
     """`_write_pg`'s statement: data-modifying CTEs, one round trip.
 
     The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
@@ -1009,7 +1029,16 @@ def _create_writes(with_domain: bool, alone: bool = False) -> Query:
     `alone` (with `with_domain`; run in autocommit, it is its own transaction): always one
     row, whose ledger id is `domreg_abort`'s error, undoing every write, unless the domain
     was inserted and charged and the balance after it is not one that `billing.
-    warn_low_balance` queues a message for (below the threshold, which it was not before)."""
+    warn_low_balance` queues a message for (below the threshold, which it was not before).
+
+    `assumed` (with `alone`): the binds were computed from facts assumed, not read
+    (`create_steps`): it also undoes itself unless the TLD row (`tld_id`, named `tld`) still
+    has the `repository_id`, `currency`, `add_grace_days` and period range they were made
+    from, the registrar is accredited for it, the create price (the registrar's override or
+    the TLD's) times `years` is still `amount`, the TLD has no launch phases, and the
+    `label` is neither reserved nor premium: what `_CREATE_FACTS` would have said for the
+    create to be written as it is. A name held by a live domain inserts nothing (ON CONFLICT)
+    and undoes it as well. Its reads see the database as the statement began."""
     charge = billing.CHARGE_UPDATE
     if with_domain:
         created = _live_domain_insert(pg_insert).cte("created")
@@ -1076,6 +1105,8 @@ def _create_writes(with_domain: bool, alone: bool = False) -> Query:
             threshold <= after + bindparam("amount", type_=after.type),
         )
         committed = and_(charged.c.id.is_not(None), not_(low))
+        if assumed:
+            committed = and_(committed, _as_assumed())
         one = select(literal_column("1").label("one")).subquery("one")
         return Query(
             select(
@@ -1101,9 +1132,58 @@ def _create_writes(with_domain: bool, alone: bool = False) -> Query:
     )
 
 
+def _as_assumed() -> Any:
+    """`_create_writes`'s check of `assumed` facts (see there)."""
+    tl, rp = t.tlds, t.registrar_prices
+    label = bindparam("label", type_=t.reserved_names.c.label.type)
+    years = bindparam("years", type_=tl.c.min_period_years.type)
+    override = (
+        select(rp.c.price)
+        .where(
+            rp.c.registrar_id == bindparam("registrar_id"),
+            rp.c.tld_id == tl.c.id,
+            rp.c.operation == "create",
+        )
+        .scalar_subquery()
+    )
+    return exists(
+        select(tl.c.id).where(
+            tl.c.id == bindparam("tld_id"),
+            tl.c.name == bindparam("tld"),
+            tl.c.repository_id == bindparam("repository_id"),
+            tl.c.currency == bindparam("currency"),
+            tl.c.add_grace_days == bindparam("add_grace_days"),
+            tl.c.min_period_years <= years,
+            tl.c.max_period_years >= years,
+            func.coalesce(override, tl.c.create_price) * years
+            == bindparam("amount", type_=tl.c.create_price.type),
+            exists(
+                select(t.registrar_tlds.c.tld_id).where(
+                    t.registrar_tlds.c.registrar_id == bindparam("registrar_id"),
+                    t.registrar_tlds.c.tld_id == tl.c.id,
+                )
+            ),
+            ~exists(
+                select(t.reserved_names.c.label).where(
+                    t.reserved_names.c.tld_id == tl.c.id, t.reserved_names.c.label == label
+                )
+            ),
+            ~exists(
+                select(t.premium_names.c.label).where(
+                    t.premium_names.c.tld_id == tl.c.id, t.premium_names.c.label == label
+                )
+            ),
+            ~exists(select(t.tld_phases.c.tld_id).where(t.tld_phases.c.tld_id == tl.c.id)),
+        )
+    )
+
+
 _CREATE_TAIL = _create_writes(with_domain=False)
 _CREATE_ALL = _create_writes(with_domain=True)
 _CREATE_ONE = _create_writes(with_domain=True, alone=True)
+_CREATE_CHECKED = _create_writes(with_domain=True, alone=True, assumed=True)
+#: The facts statement, for a driver of `create_steps` that keeps its rows (`assumed`).
+CREATE_FACTS = _CREATE_FACTS
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:
