@@ -855,7 +855,9 @@ def _write_params(
     domain: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The binds of a create's write statement: `_CREATE_TAIL` with `domain_id` (the row is
-    written), `_CREATE_ALL` or `_CREATE_ONE` with `domain` (the new row's values)."""
+    written), `_CREATE_ALL` or `_CREATE_ONE` with `domain` (the new row's values);
+    `_CREATE_CHECKED` also needs the binds its caller adds (`label`, `repository_id`,
+    `add_grace_days`)."""
     history, outbox = record_params(
         ctx,
         object_type="domain",
