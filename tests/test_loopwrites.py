@@ -8,7 +8,8 @@ handed to the flow (a premium name, a TLD in an explicit launch phase, a refused
 charge that crosses the low-balance threshold, a create with nameservers or extensions). A
 create that loses the race for its name is 2302 with nothing written; many at once each get
 their own answer; a connection broken under a create answers 2400, writes nothing, and the
-path recovers.
+path recovers; an unreachable database answers 2400. Facts kept from a registrar's earlier
+create that no longer hold hand the create to the flow, which answers from fresh ones.
 """
 
 from __future__ import annotations
@@ -364,3 +365,19 @@ async def test_a_connection_broken_under_a_create_answers_2400_and_the_path_reco
         assert b'code="1000"' in (await looped.handle(create_frame("second.test")))[0]
     finally:
         await writes.aclose()
+
+
+async def test_a_database_that_cannot_be_reached_answers_2400(db: Database) -> None:
+    _pg(db)
+    writes = LoopWrites(db)
+    writes.statements.url = "postgresql://postgres@127.0.0.1:1/nowhere"
+    registries = Registries(db, writes)
+    looped, _ = await registries.sessions("ClientX")
+    try:
+        answer = (await looped.handle(create_frame("unreached.test")))[0]
+        assert b'code="2400"' in answer, answer
+        # A frame refused before any statement is answered as ever.
+        assert b'code="2005"' in (await looped.handle(create_frame("-bad.test")))[0]
+    finally:
+        await writes.aclose()
+    assert _written(db, {k: 0 for k in _TABLES})["domains"] == []

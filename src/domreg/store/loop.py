@@ -408,6 +408,8 @@ class LoopStatements:
         try:
             raw = await conn.first(name, c.sql, args)
         except Exception as exc:
+            if conn.pgconn.status != _OK:  # it broke (a send that failed, say): not reused
+                conn.close()
             self._release(conn)
             dbapi = self.dialect.loaded_dbapi
             if isinstance(exc, dbapi.Error):
