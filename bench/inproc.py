@@ -6,7 +6,7 @@ change moves the cost; `--profile` prints a cProfile (CPU clock) of the chosen p
 
     .venv/bin/python bench/inproc.py --backend sqlite --phases check,info,create -n 2000
     .venv/bin/python bench/inproc.py --backend sqlite --phases create --profile
-    .venv/bin/python bench/inproc.py --backend postgresql --phases check,info [--no-loop-reads]
+    .venv/bin/python bench/inproc.py --backend postgresql --phases check,info,create [--no-loop-reads]
 """
 
 from __future__ import annotations
@@ -23,16 +23,19 @@ from domreg.bench import epp as bench
 from domreg.epp.session import Registry, Session
 from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.store.db import Database
 
 
 async def run(url: str, phases: list[str], n: int, profile: str | None, loop_reads: bool) -> None:
     db = Database(url, pool_size=4)
-    # As `domreg serve`: on PostgreSQL plain checks and infos are read from the event loop.
-    # and on SQLite plain checks run on the driver connection (`--no-loop-reads`: the flows).
+    # As `domreg serve`: on PostgreSQL plain checks and infos are read, and plain creates
+    # written, from the event loop; on SQLite plain checks run on the driver connection
+    # (`--no-loop-reads`: the flows).
     reads = LoopReads(db) if loop_reads and not db.is_sqlite else None
+    writes = LoopWrites(db) if loop_reads and not db.is_sqlite else None
     inline = InlineChecks(db) if loop_reads and db.is_sqlite else None
-    registry = Registry(db, loop_reads=reads, inline_checks=inline)
+    registry = Registry(db, loop_reads=reads, loop_writes=writes, inline_checks=inline)
     session = Session(registry, "127.0.0.1", None)
     clid, password = bench.registrar(0)
     reply, _ = await session.handle(bench.login_request(clid, password, "LOGIN-1")[4:])
@@ -71,6 +74,8 @@ async def run(url: str, phases: list[str], n: int, profile: str | None, loop_rea
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     if reads is not None:
         await reads.aclose()
+    if writes is not None:
+        await writes.aclose()
     db.close()
 
 
@@ -82,7 +87,9 @@ def main() -> None:
     p.add_argument("--profile", default=None)
     p.add_argument("--pg-url", default=bench.DEFAULT_PG_URL)
     p.add_argument(
-        "--no-loop-reads", action="store_true", help="checks (and on PostgreSQL infos) in the flows"
+        "--no-loop-reads",
+        action="store_true",
+        help="checks, and on PostgreSQL infos and creates, in the flows",
     )
     a = p.parse_args()
     with (

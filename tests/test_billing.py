@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as s
 from sqlalchemy import func, insert, select, update
+from sqlalchemy import text as sql_text
 
 from domreg.flows import billing, domain, pricing
 from domreg.flows.base import Actor, Context, SvTrIds
@@ -508,6 +509,119 @@ def test_no_low_balance_message_without_a_threshold_or_when_landing_on_it(
     bill.op(lambda c: pricing.set_account(c, NOW, "ClientX", clear_low_balance=True))
     bill.create(bill.x, "three.test")
     assert bill.polls(bill.x, "low_balance") == []
+
+
+# ---------------------------------------------------------------- a create alone
+
+
+def _alone(ctx: Context, cmd: domain.DomainCreate) -> domain.DomainCreated:
+    """A create that is all its transaction does, as an EPP command's (`create`'s `sole`)."""
+    return domain.create(ctx, cmd, sole=True)
+
+
+def _cmd(name: str, years: int = 1) -> domain.DomainCreate:
+    from domreg.model.periods import Period
+
+    return domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y"))
+
+
+def test_a_create_alone_charges_refuses_and_warns_as_one_in_a_larger_transaction(
+    bill: Billing,
+) -> None:
+    """On PostgreSQL its writes are one statement committed as it runs, which undoes itself
+    for a refused charge or a low-balance message (then made again in a transaction)."""
+    bill.drain_to(bill.x, 3500)
+    bill.op(lambda c: pricing.set_account(c, NOW, "ClientX", low_balance=2000))
+    one = bill.run(bill.x, _alone, _cmd("one.test"))  # 35.00 -> 25.00: above
+    assert bill.polls(bill.x, "low_balance") == []
+    two = bill.run(bill.x, _alone, _cmd("two.test"))  # 25.00 -> 15.00: crosses
+    assert bill.polls(bill.x, "low_balance") == [
+        ("Low balance", {"balance": 1500, "threshold": 2000, "currency": "USD"})
+    ]
+    err = bill.fails(Result.BILLING_FAILURE, bill.x, _alone, _cmd("three.test", years=2))
+    assert "insufficient funds" in err.reason and "20.00" in err.reason and "15.00" in err.reason
+    bill.fails(Result.OBJECT_EXISTS, bill.y, _alone, _cmd("one.test"))
+    bill.set_account(bill.z, currency="EUR")
+    err = bill.fails(Result.BILLING_FAILURE, bill.z, _alone, _cmd("euro.test"))
+    assert "EUR" in err.reason and "USD" in err.reason
+    creates = [c for c in bill.charges(bill.x) if c.kind == "create"]
+    assert [(c.id, c.kind, c.amount, c.domain_name) for c in creates] == [
+        (one.ledger_id, "create", -1000, "one.test"),
+        (two.ledger_id, "create", -1000, "two.test"),
+    ]
+    with bill.db.read() as conn:
+        grace = conn.execute(
+            select(t.domains.c.name, t.grace_periods.c.kind, t.grace_periods.c.ledger_id)
+            .join(t.grace_periods, t.grace_periods.c.domain_id == t.domains.c.id)
+            .order_by(t.domains.c.name)
+        ).all()
+        history = conn.execute(
+            select(t.history.c.object_name, t.history.c.command).order_by(t.history.c.id)
+        ).all()
+    assert [tuple(g) for g in grace] == [
+        ("one.test", "add", one.ledger_id),
+        ("two.test", "add", two.ledger_id),
+    ]
+    assert [tuple(h) for h in history] == [
+        ("one.test", "domain:create"),
+        ("two.test", "domain:create"),
+    ]
+    assert_ledger_matches_balances(bill.db)
+
+
+def test_a_create_alone_that_loses_the_race_for_its_name_is_2302_and_writes_nothing(
+    bill: Billing,
+) -> None:
+    """Its facts see the name free; its INSERT waits for the transaction inserting the name,
+    which commits: 2302, with no row of its own, as a create in a larger transaction."""
+    if bill.db.is_sqlite:
+        pytest.skip("SQLite's writers take turns: no create reads while another writes")
+    import concurrent.futures
+    import time
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        with bill.db.write() as conn:
+            domain.create(
+                Context(conn, NOW, bill.y, "CL-1", bill.svtrids.next()), _cmd("race.test")
+            )
+            loser = pool.submit(bill.run, bill.x, _alone, _cmd("race.test"))
+            for _ in range(500):  # until its INSERT waits for this transaction
+                with bill.db.read() as reader:
+                    waiting = reader.execute(
+                        select(func.count())
+                        .select_from(sql_text("pg_stat_activity"))
+                        .where(
+                            sql_text("datname = current_database() AND wait_event_type = 'Lock'")
+                        )
+                    ).scalar_one()
+                if waiting or loser.done():
+                    break
+                time.sleep(0.02)
+            assert waiting == 1 and not loser.done()
+        with pytest.raises(EppError) as caught:
+            loser.result(timeout=60)
+    finally:
+        pool.shutdown()
+    assert caught.value.code == Result.OBJECT_EXISTS
+    assert bill.charges(bill.x) == []
+    with bill.db.read() as conn:
+        history = conn.execute(select(t.history.c.object_name, t.history.c.registrar_id)).all()
+    assert [tuple(h) for h in history] == [("race.test", bill.y.id)]
+    assert_ledger_matches_balances(bill.db)
+
+
+def test_a_create_said_to_be_alone_inside_an_open_transaction_joins_it(bill: Billing) -> None:
+    class Boom(Exception):
+        pass
+
+    before = support.dump(bill.db)
+    with pytest.raises(Boom), bill.db.write() as conn:
+        domain.create(Context(conn, NOW, bill.x, "CL-1", bill.svtrids.next()), _cmd("first.test"))
+        ctx = Context(conn, NOW, bill.x, "CL-2", bill.svtrids.next())
+        domain.create(ctx, _cmd("second.test"), sole=True)
+        raise Boom
+    assert support.dump(bill.db) == before
 
 
 # ---------------------------------------------------------------- operator flows

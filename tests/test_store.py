@@ -1,5 +1,6 @@
 """The store: migrations produce exactly the declared schema, and the database itself keeps
-live names unique (a purged name may be registered again)."""
+live names unique (a purged name may be registered again); PostgreSQL autocommit between
+transactions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from domreg.clock import Clock
 from domreg.store import migrate
 from domreg.store import schema as t
+from domreg.store.db import autocommit
 
 
 def test_migrations_match_the_declared_schema(db):
@@ -63,3 +65,36 @@ def test_database_allows_a_live_name_beside_purged_ones(db):
         _domain(conn, "reused.test", deleted=True)
         _domain(conn, "reused.test", deleted=True)
         _domain(conn, "reused.test")
+
+
+def _names(db) -> list[str]:
+    with db.read() as conn:
+        return sorted(r.name for r in conn.execute(t.domains.select()))
+
+
+def test_autocommit_commits_each_statement_and_a_write_block_after_it_is_one_transaction(db):
+    """PostgreSQL: `autocommit` between transactions (each statement commits alone), not
+    inside one; a write block that hands its connection back with it on leaves the next
+    block one transaction, which an exception rolls back whole."""
+    if db.is_sqlite:
+        pytest.skip("autocommit is PostgreSQL's (SQLite runs a create in its transaction)")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), db.write() as conn:
+        assert autocommit(conn)
+        _domain(conn, "alone.test")  # committed as it ran
+        raise Boom
+    with pytest.raises(Boom), db.write() as conn:
+        _domain(conn, "first.test")
+        assert not autocommit(conn)  # a transaction is open: statements join it
+        _domain(conn, "second.test")
+        raise Boom
+    with db.write() as conn:
+        assert autocommit(conn)  # left on
+    with pytest.raises(Boom), db.write() as conn:
+        _domain(conn, "third.test")
+        _domain(conn, "fourth.test")
+        raise Boom
+    assert _names(db) == ["alone.test"]

@@ -27,6 +27,7 @@ from domreg.epp.session import Registry
 from domreg.flows.base import Policy
 from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.http.app import HttpContext, HttpServer, build_app
 from domreg.jobs.escrow import EscrowJob
 from domreg.jobs.scheduler import Scheduler
@@ -45,6 +46,8 @@ async def run(
     # SQLite: the plain check on the driver connection directly (`flows/inlinechecks.py`).
     loop_reads = None if db.is_sqlite else LoopReads(db)
     inline_checks = InlineChecks(db) if db.is_sqlite else None
+    # PostgreSQL: domain:create with nothing to link from the event loop (`flows/loopwrites.py`).
+    loop_writes = None if db.is_sqlite else LoopWrites(db, size=cfg.db_pool_size)
     registry = Registry(
         db=db,
         clock=clock,
@@ -52,6 +55,7 @@ async def run(
         policy=policy(cfg),
         loop_reads=loop_reads,
         inline_checks=inline_checks,
+        loop_writes=loop_writes,
     )
     scheduler = None
     if jobs and cfg.jobs_interval > 0:
@@ -103,6 +107,8 @@ async def run(
         await loop_reads.aclose()
     if inline_checks is not None:
         inline_checks.close()
+    if loop_writes is not None:
+        await loop_writes.aclose()
     await http.close()
     await whois.close()
     if scheduler is not None:

@@ -11,7 +11,9 @@ state, the objURIs announced at login, the flow, rendering. Database work runs t
 read, the one the command was counted at); on PostgreSQL the plain domain check and info are
 read from the event loop instead, in batches (`Registry.loop_reads`, `flows/loopreads.py`),
 and on SQLite the plain domain check runs its statement on the driver directly
-(`Registry.inline_checks`, `flows/inlinechecks.py`); both are rendered the same way.
+(`Registry.inline_checks`, `flows/inlinechecks.py`); both are rendered the same way. On
+PostgreSQL a domain:create with nothing to link is run from the event loop
+(`Registry.loop_writes`, `flows/loopwrites.py`), or by its flow when it needs more.
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
 (RFC 9038).
@@ -23,7 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from domreg import metrics
 from domreg.clock import Clock
@@ -34,6 +36,7 @@ from domreg.flows import checks, contact, domain, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
+from domreg.flows.loopwrites import LoopWrites
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store.db import Database
@@ -67,6 +70,9 @@ class Registry:
     #: SQLite: plain domain checks answered on the driver connection of `InlineChecks`
     #: (`flows/inlinechecks.py`) instead of the flow in a `Database.read`; None: the flow.
     inline_checks: InlineChecks | None = None
+    #: PostgreSQL: domain:create with nothing to link run from the event loop
+    #: (`flows/loopwrites.py`), handed to the flow when it needs more; None: the flow.
+    loop_writes: LoopWrites | None = None
 
     def greeting(self) -> bytes:
         return render.greeting(self.server_id, self.clock.now())
@@ -106,7 +112,7 @@ LOOP_ANSWERS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 
 
 def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Any, ...]:
-    created = domain.create(ctx, cmd)
+    created = domain.create(ctx, cmd, sole=True)  # the command is its transaction
     return Result.SUCCESS, render.domain_created(created), created
 
 
@@ -480,6 +486,17 @@ class Session:
             pending = loop_reads.submit(cmd.verb, cmd.data, self.actor, now)
             if pending is not None:
                 return self._answer(cmd, cltrid, svtrid, LOOP_ANSWERS[cmd.verb](await pending))
+        loop_writes = self.registry.loop_writes
+        if loop_writes is not None and type(cmd.data) is domain.DomainCreate:
+            assert self.actor is not None
+            registry = self.registry
+            ctx = Context(
+                cast(Any, None), registry.clock.now(), self.actor, cltrid, svtrid, registry.policy
+            )
+            created = await loop_writes.create(ctx, cmd.data)
+            if created is not None:
+                done = Result.SUCCESS, render.domain_created(created), created
+                return self._answer(cmd, cltrid, svtrid, done)
         handler = HANDLERS[(cmd.object, cmd.verb)]
         db = self.registry.db
         read_only = cmd.verb in QUERIES or (

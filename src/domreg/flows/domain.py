@@ -6,17 +6,32 @@ typed result or raises `EppError`. Result codes each flow can return are in its 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, true
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    not_,
+    select,
+    true,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from domreg.dns import delegation
 from domreg.flows import billing, fees, launch, lifecycle, tokens
@@ -54,7 +69,9 @@ from domreg.model.names import NameError_, parse_name
 from domreg.model.periods import MAX_YEARS, ONE_YEAR, Period, add_months
 from domreg.model.results import Result
 from domreg.store import schema as t
-from domreg.store.db import Query, fetch_all
+from domreg.store.db import Query, aborted, autocommit, end_autocommit, fetch_all
+
+T = TypeVar("T")
 
 MAX_NAMESERVERS = 13
 CONTACT_TYPES = ("admin", "billing", "tech")
@@ -460,7 +477,7 @@ def _check_contacts(contacts: tuple[tuple[str, str], ...]) -> None:
             raise EppError(Result.PARAMETER_VALUE_SYNTAX_ERROR, f"unknown contact type {ctype}")
 
 
-def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
+def create(ctx: Context, cmd: DomainCreate, *, sole: bool = False) -> DomainCreated:
     """Create a domain.
 
     2005 bad name syntax; 2306 name not under a served TLD, or policy period/limits;
@@ -492,15 +509,119 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     statement for every write (`_CREATE_ALL`: domain, history, outbox, charge, ledger, add
     grace period); otherwise the domain INSERT and its links, then one statement for the
     rest (`_CREATE_TAIL`). SQLite runs the same writes one statement at a time.
+
+    `sole`: the create is all its transaction does, begun by the caller with nothing run yet
+    (an EPP command's). On PostgreSQL a create with nothing to link, no allocation token, fee
+    or launch data then runs in autocommit (`store.db.autocommit`): the facts SELECT, then
+    `_CREATE_ONE`, `_CREATE_ALL` committed as it runs, two round trips instead of four
+    (BEGIN and COMMIT too). At READ COMMITTED a SELECT sees the same outside a transaction
+    as in one before its first write, and it locks nothing. `_CREATE_ONE` undoes itself
+    (`domreg_abort`) unless it inserted the domain, charged it and left the balance where
+    no low-balance poll message is due; its writes are then made again in a transaction,
+    as without `sole`, which answers 2302 or 2104 or queues the message.
     """
+    conn = ctx.conn
+    single = (
+        sole
+        and conn.dialect.name == "postgresql"
+        and bool(ctx.actor.id)
+        and _alone(cmd)
+        and autocommit(conn)
+    )
+    try:
+        return run_steps(conn, _create_steps(ctx, cmd, single))
+    finally:
+        if single:
+            # Fails only on a broken connection, which `Database.write()` then drops.
+            with contextlib.suppress(Exception):
+                end_autocommit(conn)
+
+
+def _alone(cmd: DomainCreate) -> bool:
+    """A create whose writes can be one statement, with nothing to link or redeem: no
+    nameservers, contacts, DNSSEC data, launch data, allocation token or fee."""
+    return (
+        not (cmd.ns or cmd.contacts)
+        and cmd.dnssec is None
+        and cmd.launch is None
+        and cmd.allocation_token is None
+        and cmd.fee is None
+    )
+
+
+#: A statement a flow's steps ask for: its `Query` and binds. The step is sent back the first
+#: row (or None), or has the statement's exception thrown in (`run_steps`,
+#: `flows/loopwrites.py`).
+Step = tuple[Query, dict[str, Any]]
+
+
+def run_steps(conn: Connection, steps: Generator[Step, Any, T]) -> T:
+    """Run a flow's `steps` on `conn`, each statement through `Query.first`; their result."""
+    try:
+        query, params = next(steps)
+        while True:
+            try:
+                row = query.first(conn, **params)
+            except Exception as exc:
+                query, params = steps.throw(exc)
+            else:
+                query, params = steps.send(row)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+class Handoff(Exception):
+    """`create_steps` without a connection reached what needs one (a premium price, a launch
+    phase, a write to redo in a transaction): nothing is written; run the create with
+    `create` instead."""
+
+
+def create_steps(
+    ctx: Context, cmd: DomainCreate, assumed: Any = None
+) -> Generator[Step, Any, DomainCreated]:
+    """`create` with `sole` as steps, for a driver without a connection (`ctx.conn` None)
+    that runs each statement in autocommit (`flows/loopwrites.py`): the same checks in the
+    same order, the same statements. Raises `Handoff`, having written nothing, where the
+    create needs more than those two statements; immediately for a create that is not
+    `_alone` or names a registrant.
+
+    `assumed`: a `_CREATE_FACTS` row of an earlier create by this registrar in this TLD,
+    with the name's own columns (`taken`, `reserved`, `premium`) None: no facts SELECT, one
+    statement (`_CREATE_CHECKED`), which writes only if the database still says what the
+    row says and nothing holds, reserves or prices the name (else `Handoff`). The checks
+    made on the assumed row may raise EppErrors that the facts would not: the driver must
+    take any error from these steps as a `Handoff`."""
+    if not ctx.actor.id or not _alone(cmd) or cmd.registrant:
+        raise Handoff
+    return _create_steps(ctx, cmd, True, assumed)
+
+
+def _create_steps(
+    ctx: Context, cmd: DomainCreate, single: bool, assumed: Any = None
+) -> Generator[Step, Any, DomainCreated]:
+    """`create`'s work; `single`: in autocommit, as `create` says. Without a connection
+    (`create_steps`), `Handoff` where one is needed; `assumed`: facts not read (see there)."""
     conn = ctx.conn
     dn = parse_or_raise(cmd.name, "domain name")
     label = dn.labels[0]
-    # One statement for what used to take nine: the TLD and its policy, accreditation, a
-    # live holder, the reserved list, the price inputs and the launch phase (`_CREATE_FACTS`).
-    facts = _CREATE_FACTS.first(
-        conn, tld=dn.parent(), name=dn.name, label=label, registrar_id=ctx.actor.id, now=ctx.now
-    )
+    if assumed is None:
+        # One statement for what used to take nine: the TLD and its policy, accreditation,
+        # a live holder, the reserved list, the price inputs and the launch phase.
+        facts = yield (
+            _CREATE_FACTS,
+            {
+                "tld": dn.parent(),
+                "name": dn.name,
+                "label": label,
+                "registrar_id": ctx.actor.id,
+                "now": ctx.now,
+            },
+        )
+    elif assumed.name != dn.parent():
+        raise Handoff  # assumed for another TLD
+    else:
+        facts = assumed
     if facts is None:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR,
@@ -531,7 +652,10 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     if facts.reserved is not None and not (token is not None and token.allows_reserved):
         raise EppError(Result.OBJECT_EXISTS, f"reserved: {facts.reserved}")
     # RFC 8334 launch phases, from the TLD's phase now (read with the facts).
-    admitted = launch.admit(ctx, tld, label, cmd.launch, launch.active_of(facts))
+    active = launch.active_of(facts)
+    if conn is None and active is not None and active.explicit:
+        raise Handoff  # a claims lookup, or a launch record to write
+    admitted = launch.admit(ctx, tld, label, cmd.launch, active)
     if len(set(cmd.ns)) > MAX_NAMESERVERS:
         raise EppError(
             Result.PARAMETER_VALUE_POLICY_ERROR, f"at most {MAX_NAMESERVERS} nameservers"
@@ -546,6 +670,8 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
     expires = add_months(ctx.now, 12 * years)
     domain_roid = f"D{secrets.token_hex(6).upper()}-{tld.repository_id}"
     if facts.premium is not None:  # premium prices and their classes: the general quote
+        if conn is None:
+            raise Handoff
         price = billing.quote(conn, ctx.actor.id, tld.id, label, "create", years)
     else:  # what `billing.quote` computes for a standard name, from the same rows
         unit = facts.override if facts.override is not None else facts.create_price
@@ -568,19 +694,43 @@ def create(ctx: Context, cmd: DomainCreate) -> DomainCreated:
         "delegation": delegation.render(dn.name, host_ids) if cmd.dnssec is None else None,
     }
     if (
-        conn.dialect.name == "postgresql"
+        (conn is None or conn.dialect.name == "postgresql")
         and ctx.actor.id
         and not (host_ids or cmd.contacts)
         and cmd.dnssec is None
         and admitted is None
     ):
         # Nothing to link to the new row: the domain INSERT and everything after it are one
-        # statement (`_CREATE_ALL`), one round trip before COMMIT.
+        # statement (`_CREATE_ALL`), one round trip before COMMIT; in autocommit
+        # (`_CREATE_ONE`), committed as it runs.
         state = _created_snapshot(ctx, dn.name, domain_roid, expires, [], cmd.registrant, ())
-        _, ledger_id = _write_pg(
+        params = _write_params(
             ctx, tld, dn.name, domain_roid, years, price, state, facts.add_grace_days, domain=row
         )
+        if assumed is not None:  # what the facts would have said, checked as it writes
+            params.update(
+                label=label,
+                repository_id=tld.repository_id,
+                add_grace_days=facts.add_grace_days,
+            )
+        if single:
+            try:
+                done = yield (_CREATE_ONE if assumed is None else _CREATE_CHECKED), params
+            except DBAPIError as exc:
+                if not aborted(exc):
+                    raise
+                # It wrote nothing: a name registered since the facts, a refused charge, or
+                # a low-balance message to queue with the rest. The writes in a transaction.
+                if conn is None:
+                    raise Handoff from None
+                end_autocommit(conn)
+                done = _CREATE_ALL.first(conn, **params)
+        else:
+            done = _CREATE_ALL.first(conn, **params)
+        _, ledger_id = _written(ctx, dn.name, price, done, new_domain=True)
     else:
+        if single:  # launch data to record: the writes are one transaction
+            end_autocommit(conn)
         # ON CONFLICT on the live-name index: a session that registered the name between our
         # check and this insert makes it insert nothing (no savepoint needed to survive it).
         insert_live = _INSERT_DOMAIN_SQLITE if conn.dialect.name == "sqlite" else _INSERT_DOMAIN_PG
@@ -676,9 +826,7 @@ def _record_and_charge(
             ctx, domain_id, ledger_id, registrar_id=ctx.actor.id, add_grace_days=add_grace_days
         )
         return ledger_id
-    return _write_pg(
-        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
-    )[1]
+    return _write_pg(ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id)[1]
 
 
 def _write_pg(
@@ -690,18 +838,33 @@ def _write_pg(
     price: billing.Price,
     state: dict[str, Any],
     add_grace_days: int,
+    domain_id: int,
+) -> tuple[int, int]:
+    """The rest of a create's writes on PostgreSQL in one statement (`_CREATE_TAIL`), the
+    domain row written; returns (domain id, ledger id), as `_written` checks them."""
+    params = _write_params(
+        ctx, tld, name, roid_, years, price, state, add_grace_days, domain_id=domain_id
+    )
+    return _written(ctx, name, price, _CREATE_TAIL.first(ctx.conn, **params), new_domain=False)
+
+
+def _write_params(
+    ctx: Context,
+    tld: Tld,
+    name: str,
+    roid_: str,
+    years: int,
+    price: billing.Price,
+    state: dict[str, Any],
+    add_grace_days: int,
     *,
     domain_id: int | None = None,
     domain: dict[str, Any] | None = None,
-) -> tuple[int, int]:
-    """A create's writes on PostgreSQL in one statement; returns (domain id, ledger id).
-
-    With `domain_id` (the row is written): `_CREATE_TAIL`. With `domain` (the new row's
-    values): `_CREATE_ALL`, which inserts it first, ON CONFLICT DO NOTHING; no row back means
-    a concurrent create holds the name (2302), and nothing is charged. No charge back: 2104
-    (`billing.refuse`), and the transaction rolls back everything written.
-    """
-    conn = ctx.conn
+) -> dict[str, Any]:
+    """The binds of a create's write statement: `_CREATE_TAIL` with `domain_id` (the row is
+    written), `_CREATE_ALL` or `_CREATE_ONE` with `domain` (the new row's values);
+    `_CREATE_CHECKED` also needs the binds its caller adds (`label`, `repository_id`,
+    `add_grace_days`)."""
     history, outbox = record_params(
         ctx,
         object_type="domain",
@@ -726,12 +889,22 @@ def _write_pg(
         "grace_kind": lifecycle.ADD,
         "ends_at": ctx.now + timedelta(days=add_grace_days),
     }
-    done = (_CREATE_ALL if domain else _CREATE_TAIL).first(conn, **params)
-    if done is None and domain:
+    return params
+
+
+def _written(
+    ctx: Context, name: str, price: billing.Price, done: Any, *, new_domain: bool
+) -> tuple[int, int]:
+    """(domain id, ledger id) from a create's write statement's row `done`. With
+    `new_domain` (it inserted the domain) no row means a concurrent create holds the name
+    (2302), and nothing is charged. No charge back: 2104 (`billing.refuse`), and the
+    transaction rolls back everything written. A charge that took the balance below the
+    registrar's threshold queues the low-balance message (`billing.warn_low_balance`)."""
+    if done is None and new_domain:
         # Another session registered the name between our check and our insert.
         raise EppError(Result.OBJECT_EXISTS, f"domain {name} is already registered")
     if done is None or done.ledger_id is None:
-        billing.refuse(conn, ctx.actor.id, price, "create")
+        billing.refuse(ctx.conn, ctx.actor.id, price, "create")
     billing.warn_low_balance(ctx, ctx.actor.id, price, done.balance, done.low_balance_threshold)
     return int(done.domain_id), int(done.ledger_id)
 
@@ -851,7 +1024,7 @@ _INSERT_DOMAIN_SQLITE = Query(_live_domain_insert(sqlite_insert))
 _INSERT_DOMAIN_PG = Query(_live_domain_insert(pg_insert))
 
 
-def _create_writes(with_domain: bool) -> Query:
+def _create_writes(with_domain: bool, alone: bool = False, assumed: bool = False) -> Query:
     """`_write_pg`'s statement: data-modifying CTEs, one round trip.
 
     The history and outbox INSERTs (`record`'s statements), the charge's conditional UPDATE
@@ -860,7 +1033,21 @@ def _create_writes(with_domain: bool) -> Query:
     `with_domain`, the domain INSERT (`_live_domain_insert`) comes first and the UPDATE
     runs only if it inserted (EXISTS on its RETURNING): no row back, the name was taken;
     otherwise the grace row gets the new domain's id, and the row carries it. Without, the
-    domain id is a bind, and no row back means the UPDATE moved nothing (2104)."""
+    domain id is a bind, and no row back means the UPDATE moved nothing (2104).
+
+    `alone` (with `with_domain`; run in autocommit, it is its own transaction): always one
+    row, whose ledger id is `domreg_abort`'s error, undoing every write, unless the domain
+    was inserted and charged and the balance after it is not one that `billing.
+    warn_low_balance` queues a message for (below the threshold, which it was not before).
+
+    `assumed` (with `alone`): the binds were computed from facts assumed, not read
+    (`create_steps`): it also undoes itself unless the TLD row (`tld_id`, named `tld`) still
+    has the `repository_id`, `currency`, `add_grace_days` and period range they were made
+    from, the registrar is accredited for it, the create price (the registrar's override or
+    the TLD's) times `years` is still `amount`, the TLD has no launch phases, and the
+    `label` is neither reserved nor premium: what `_CREATE_FACTS` would have said for the
+    create to be written as it is. A name held by a live domain inserts nothing (ON CONFLICT)
+    and undoes it as well. Its reads see the database as the statement began."""
     charge = billing.CHARGE_UPDATE
     if with_domain:
         created = _live_domain_insert(pg_insert).cte("created")
@@ -919,6 +1106,34 @@ def _create_writes(with_domain: bool) -> Query:
             .select_from(moved.join(charged, true()))
             .add_cte(*ctes)
         )
+    if alone:
+        after, threshold = moved.c.balance, moved.c.low_balance_threshold
+        low = and_(
+            threshold.is_not(None),
+            after < threshold,
+            threshold <= after + bindparam("amount", type_=after.type),
+        )
+        committed = and_(charged.c.id.is_not(None), not_(low))
+        if assumed:
+            committed = and_(committed, _as_assumed())
+        one = select(literal_column("1").label("one")).subquery("one")
+        return Query(
+            select(
+                created.c.id.label("domain_id"),
+                after,
+                threshold,
+                case(
+                    (committed, charged.c.id),
+                    else_=func.domreg_abort(
+                        "create needs its transaction", type_=charged.c.id.type
+                    ),
+                ).label("ledger_id"),
+            )
+            .select_from(
+                one.outerjoin(created, true()).outerjoin(moved.join(charged, true()), true())
+            )
+            .add_cte(*ctes)
+        )
     return Query(
         select(created.c.id.label("domain_id"), *paid)
         .select_from(created.outerjoin(moved.join(charged, true()), true()))
@@ -926,8 +1141,58 @@ def _create_writes(with_domain: bool) -> Query:
     )
 
 
+def _as_assumed() -> Any:
+    """`_create_writes`'s check of `assumed` facts (see there)."""
+    tl, rp = t.tlds, t.registrar_prices
+    label = bindparam("label", type_=t.reserved_names.c.label.type)
+    years = bindparam("years", type_=tl.c.min_period_years.type)
+    override = (
+        select(rp.c.price)
+        .where(
+            rp.c.registrar_id == bindparam("registrar_id"),
+            rp.c.tld_id == tl.c.id,
+            rp.c.operation == "create",
+        )
+        .scalar_subquery()
+    )
+    return exists(
+        select(tl.c.id).where(
+            tl.c.id == bindparam("tld_id"),
+            tl.c.name == bindparam("tld"),
+            tl.c.repository_id == bindparam("repository_id"),
+            tl.c.currency == bindparam("currency"),
+            tl.c.add_grace_days == bindparam("add_grace_days"),
+            tl.c.min_period_years <= years,
+            tl.c.max_period_years >= years,
+            func.coalesce(override, tl.c.create_price) * years
+            == bindparam("amount", type_=tl.c.create_price.type),
+            exists(
+                select(t.registrar_tlds.c.tld_id).where(
+                    t.registrar_tlds.c.registrar_id == bindparam("registrar_id"),
+                    t.registrar_tlds.c.tld_id == tl.c.id,
+                )
+            ),
+            ~exists(
+                select(t.reserved_names.c.label).where(
+                    t.reserved_names.c.tld_id == tl.c.id, t.reserved_names.c.label == label
+                )
+            ),
+            ~exists(
+                select(t.premium_names.c.label).where(
+                    t.premium_names.c.tld_id == tl.c.id, t.premium_names.c.label == label
+                )
+            ),
+            ~exists(select(t.tld_phases.c.tld_id).where(t.tld_phases.c.tld_id == tl.c.id)),
+        )
+    )
+
+
 _CREATE_TAIL = _create_writes(with_domain=False)
 _CREATE_ALL = _create_writes(with_domain=True)
+_CREATE_ONE = _create_writes(with_domain=True, alone=True)
+_CREATE_CHECKED = _create_writes(with_domain=True, alone=True, assumed=True)
+#: The facts statement, for a driver of `create_steps` that keeps its rows (`assumed`).
+CREATE_FACTS = _CREATE_FACTS
 
 
 def _sponsored(ctx: Context, raw: str, what: str) -> Row:

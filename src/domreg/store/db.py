@@ -166,9 +166,12 @@ class Query:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
+    def _compile(self, dialect: Dialect, paramstyle: str | None = None) -> _Compiled:
         key = dialect.name
-        if key == "postgresql" and not dialect.positional:
+        if paramstyle is not None:  # `libpq_args`: $1, $2... (each bind once)
+            key = f"{key}:{paramstyle}"
+            dialect = type(dialect)(paramstyle=paramstyle)  # type: ignore[call-arg]
+        elif key == "postgresql" and not dialect.positional:
             # psycopg binds a list of positional parameters with less work than a dict of
             # named ones (about 22 against 29 us for a one-row SELECT here).
             dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
@@ -200,6 +203,21 @@ class Query:
     def compiled(self, dialect: Dialect) -> _Compiled:
         """The statement as compiled for `dialect`: SQL, bind order, processors, row class."""
         return self._compiled.get(dialect.name) or self._compile(dialect)
+
+    def libpq_args(self, dialect: Dialect, params: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
+        """PostgreSQL without psycopg's cursor (`store.loop.LoopStatements`): the statement
+        compiled with `$n` parameters, and their values in that order, through the column
+        types' bind processors as `first` passes them. `row` makes a result row."""
+        c = self._compiled.get("postgresql:numeric_dollar") or self._compile(
+            dialect, "numeric_dollar"
+        )
+        if c.defaults:
+            params = {**c.defaults, **params}
+        for name, processor in c.binds:
+            if name in params:
+                params[name] = processor(params[name])
+        assert c.positions is not None
+        return c, [params[n] for n in c.positions]
 
     def _run(self, conn: Connection, params: dict[str, Any], cursor: Any = None) -> Any:
         dialect = conn.dialect
@@ -292,6 +310,12 @@ class Query:
             _done(conn, cursor)
 
     @staticmethod
+    def row(c: _Compiled, raw: Any) -> Any:
+        """A result row (a named tuple, values through the column types' result processors)
+        from the values psycopg loads for it."""
+        return Query._row(c, raw)
+
+    @staticmethod
     def _row(c: _Compiled, raw: Any) -> Any:
         assert c.row is not None
         if c.results:
@@ -328,6 +352,38 @@ def fetch_all(conn: Connection, calls: list[tuple[Query, dict[str, Any]]]) -> li
             "pipeline", None, exc, dialect.loaded_dbapi.Error, dialect=dialect
         ) from exc
     return out
+
+
+_IDLE = 0  # libpq PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE): no transaction open
+#: The SQLSTATE of `domreg_abort` (migration 0012): a statement that undid itself.
+ABORTED = "DR001"
+
+
+def autocommit(conn: Connection) -> bool:
+    """PostgreSQL: if no transaction is open on `conn`, turn autocommit on and return True:
+    each following statement is then a transaction of its own, committed (durably, as any
+    COMMIT) before its result comes back, so a write that needs one statement is one round
+    trip instead of three (BEGIN, the statement, COMMIT). False (nothing changed) with a
+    transaction open: statements join it. `end_autocommit` turns it off again (psycopg
+    begins a transaction at the next statement); `Database.write()` turns it off if a
+    block hands its connection back with it on, and drops the connection if it cannot."""
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    if dbapi_conn.pgconn.transaction_status != _IDLE:
+        return False
+    dbapi_conn.autocommit = True
+    return True
+
+
+def end_autocommit(conn: Connection) -> None:
+    """After `autocommit`: the statements that follow are one transaction again."""
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    if dbapi_conn.autocommit:
+        dbapi_conn.autocommit = False
+
+
+def aborted(exc: BaseException) -> bool:
+    """True if `exc` is a statement's `domreg_abort` (it wrote nothing)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == ABORTED
 
 
 class Database:
@@ -441,6 +497,8 @@ class _Transaction:
                 else:
                     dbapi_conn.rollback()
             finally:
+                if self._autocommit_left(conn):
+                    conn.invalidate()  # never back to the pool in autocommit
                 conn.close()
             return
         try:
@@ -452,7 +510,21 @@ class _Transaction:
             conn.close()
             raise
         spares = self._spares
-        if len(spares) >= self._db._keep or conn.invalidated:
+        if len(spares) >= self._db._keep or conn.invalidated or self._autocommit_left(conn):
             conn.close()
         else:
             spares.append(conn)
+
+    def _autocommit_left(self, conn: Connection) -> bool:
+        """A write connection handed back in autocommit (`autocommit`) is turned back; True
+        if that failed (the connection broke): it is then dropped, not kept or pooled."""
+        if not self._commit or self._db.is_sqlite or conn.invalidated:
+            return False
+        dbapi_conn: Any = conn.connection.dbapi_connection
+        if dbapi_conn is None or not dbapi_conn.autocommit:
+            return False
+        try:
+            dbapi_conn.autocommit = False
+        except Exception:
+            return True
+        return False

@@ -26,10 +26,14 @@ on the connection), so values are those psycopg's cursors give.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("domreg.store")
 
@@ -254,3 +258,238 @@ class LoopBatches(Generic[I, R]):
         self._fd = -1
         with contextlib.suppress(Exception):
             conn.pgconn.finish()
+
+
+_COMMAND_OK = 1  # libpq PGRES_COMMAND_OK
+_FATAL_ERROR = 7  # libpq PGRES_FATAL_ERROR
+
+
+class _LoopConnection:
+    """One connection of `LoopStatements`: autocommit, its socket watched by the event loop,
+    one statement at a time; each `Query` prepared on it at its first run."""
+
+    def __init__(self, conn: Any) -> None:
+        from psycopg.adapt import Transformer
+
+        self.conn = conn  # psycopg.AsyncConnection (its pgconn is driven directly)
+        self.pgconn = conn.pgconn
+        self.tx = Transformer(conn)
+        self.fd = self.pgconn.socket
+        self.prepared: set[bytes] = set()
+        self.waiting: asyncio.Future[list[Any]] | None = None  # the results of what was sent
+        self.results: list[Any] = []
+        self.broken = False
+        self.pgconn.nonblocking = 1
+        asyncio.get_running_loop().add_reader(self.fd, self._readable)
+
+    async def first(self, name: bytes, sql: str, args: list[Any]) -> tuple[Any, ...] | None:
+        """The first row (values as psycopg loads them) of prepared statement `name` (`sql`,
+        prepared first if this connection has not yet) with `args`. Raises psycopg's error
+        for a statement that failed, OSError for a connection that broke."""
+        from psycopg.adapt import PyFormat
+
+        pgconn = self.pgconn
+        if name not in self.prepared:
+            pgconn.send_prepare(name, sql.encode())
+            (result,) = await self._sent()
+            self._raise_unless(result, _COMMAND_OK)
+            self.prepared.add(name)
+        values = self.tx.dump_sequence(args, [PyFormat.TEXT] * len(args))
+        pgconn.send_query_prepared(name, values, result_format=1)
+        (result,) = await self._sent()
+        self._raise_unless(result, _TUPLES_OK)
+        if result.ntuples == 0:
+            return None
+        tx = self.tx
+        tx.set_pgresult(result)
+        try:
+            row: tuple[Any, ...] = tx.load_row(0, tuple)
+        finally:
+            tx.set_pgresult(None)
+        return row
+
+    def _raise_unless(self, result: Any, status: int) -> None:
+        if result.status == status:
+            return
+        from psycopg import errors
+
+        if result.status == _FATAL_ERROR:
+            raise errors.error_from_result(result, encoding=self.conn.info.encoding)
+        raise OSError(f"unexpected result status {result.status}")
+
+    def _sent(self) -> asyncio.Future[list[Any]]:
+        """The results of what was just sent (a future), the rest of it flushed when the
+        socket can take it."""
+        loop = asyncio.get_running_loop()
+        self.waiting = loop.create_future()
+        self.results = []
+        try:
+            if self.pgconn.flush() != 0:
+                loop.add_writer(self.fd, self._writable)
+        except Exception as exc:
+            self._fail(exc)
+        return self.waiting
+
+    def _writable(self) -> None:
+        try:
+            if self.pgconn.flush() == 0:
+                asyncio.get_running_loop().remove_writer(self.fd)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _readable(self) -> None:
+        pgconn = self.pgconn
+        try:
+            pgconn.consume_input()
+            if self.waiting is None:  # idle: a notice, or the end of the connection
+                if pgconn.status != _OK:
+                    raise OSError("the connection was closed")
+                return
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:  # all in
+                    waiting, self.waiting = self.waiting, None
+                    if not waiting.done():
+                        waiting.set_result(self.results)
+                    return
+                self.results.append(result)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The connection broke: what waits on it fails with `exc`; it is closed."""
+        self.close()
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and not waiting.done():
+            waiting.set_exception(exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+    def close(self) -> None:
+        if self.broken:
+            return
+        self.broken = True
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.fd)
+        loop.remove_writer(self.fd)
+        with contextlib.suppress(Exception):
+            self.pgconn.finish()
+
+
+class LoopStatements:
+    """`Query`s run from the event loop, without the thread pool or psycopg's cursors: each on
+    a connection of its own while it runs (at most `size` at once; more wait for one), sent
+    and read with libpq's non-blocking calls, in autocommit, so a write is committed
+    (durably, as any COMMIT) before its result comes back. Each `Query` is prepared on a
+    connection the first time it runs there. A statement's error is raised as `Query.first`
+    raises it (SQLAlchemy's exception around psycopg's); a connection that breaks fails its
+    statement (the connection is dropped, the next statement opens another). Use it from one
+    event loop; `aclose` it when done."""
+
+    def __init__(self, url: str, dialect: Any, size: int = 8) -> None:
+        self.url = url  # libpq connection string or URI
+        self.dialect = dialect  # SQLAlchemy's PostgreSQL dialect (psycopg)
+        self.size = size
+        self._idle: list[_LoopConnection] = []
+        self._open = 0  # connections open or being opened
+        self._waiting: collections.deque[asyncio.Future[_LoopConnection]] = collections.deque()
+        self._names: dict[int, bytes] = {}  # id(query) -> prepared statement name
+        self._running: set[_LoopConnection] = set()  # running a statement
+        self._closed = False
+        self.statements = 0  # statements run (for tests and benchmarks)
+
+    async def first(self, query: Any, **params: Any) -> Any | None:
+        """`query.first(conn, **params)`, run from the event loop in autocommit."""
+        c, args = query.libpq_args(self.dialect, params)
+        name = self._names.get(id(query))
+        if name is None:
+            name = self._names[id(query)] = f"domreg_loop_{len(self._names)}".encode()
+        conn = await self._acquire()
+        self.statements += 1
+        self._running.add(conn)
+        try:
+            raw = await conn.first(name, c.sql, args)
+        except Exception as exc:
+            if conn.pgconn.status != _OK:  # it broke (a send that failed, say): not reused
+                conn.close()
+            self._release(conn)
+            dbapi = self.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.Error):
+                raise DBAPIError.instance(
+                    c.sql, args, exc, dbapi.Error, dialect=self.dialect
+                ) from exc
+            raise
+        except BaseException:  # cancelled while the statement runs: its result is unknown
+            conn.close()
+            self._release(conn)
+            raise
+        self._release(conn)
+        return None if raw is None else query.row(c, raw)
+
+    async def _acquire(self) -> _LoopConnection:
+        if self._closed:
+            raise RuntimeError("LoopStatements is closed")
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.broken:
+                return conn
+            self._open -= 1
+        if self._open < self.size:
+            self._open += 1
+            try:
+                return await self._connect()
+            except BaseException:
+                self._open -= 1
+                raise
+        waiter: asyncio.Future[_LoopConnection] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        return await waiter
+
+    async def _connect(self) -> _LoopConnection:
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        return _LoopConnection(conn)
+
+    def _busy(self) -> list[_LoopConnection]:
+        """The connections running a statement now (for tests)."""
+        return list(self._running)
+
+    def _release(self, conn: _LoopConnection) -> None:
+        self._running.discard(conn)
+        if conn.broken:
+            self._open -= 1
+            if self._waiting and not self._closed:  # a place to open another
+                waiter = self._waiting.popleft()
+                self._open += 1
+                task = asyncio.ensure_future(self._connect())
+                task.add_done_callback(functools.partial(self._opened, waiter=waiter))
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _opened(
+        self, task: asyncio.Future[_LoopConnection], *, waiter: asyncio.Future[_LoopConnection]
+    ) -> None:
+        if task.exception() is not None:
+            self._open -= 1
+            if not waiter.done():
+                waiter.set_exception(task.exception())  # type: ignore[arg-type]
+        elif waiter.done():
+            self._release(task.result())
+        else:
+            waiter.set_result(task.result())
+
+    async def aclose(self) -> None:
+        """Close the connections; statements waiting for one fail."""
+        self._closed = True
+        closed = RuntimeError("LoopStatements closed")
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(closed)
+        while self._idle:
+            self._idle.pop().close()
+        self._open = 0
