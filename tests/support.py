@@ -87,6 +87,13 @@ def backends() -> list[str]:
     return [b for b in os.environ.get("DOMREG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
+#: Runs a test that uses `db` (or `database_url`) on PostgreSQL only, instead of skipping it
+#: on SQLite: for what only PostgreSQL has (autocommit writes, the event-loop paths).
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url", [b for b in backends() if b == "postgresql"], indirect=True
+)
+
+
 def postgres_available() -> bool:
     import psycopg
 

@@ -569,13 +569,12 @@ def test_a_create_alone_charges_refuses_and_warns_as_one_in_a_larger_transaction
     assert_ledger_matches_balances(bill.db)
 
 
+@support.POSTGRESQL_ONLY  # SQLite's writers take turns: no create reads while another writes
 def test_a_create_alone_that_loses_the_race_for_its_name_is_2302_and_writes_nothing(
     bill: Billing,
 ) -> None:
     """Its facts see the name free; its INSERT waits for the transaction inserting the name,
     which commits: 2302, with no row of its own, as a create in a larger transaction."""
-    if bill.db.is_sqlite:
-        pytest.skip("SQLite's writers take turns: no create reads while another writes")
     import concurrent.futures
     import time
 

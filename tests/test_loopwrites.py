@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 import psycopg
-import pytest
 from sqlalchemy import select, update
 
 from domreg.clock import FixedClock
@@ -31,17 +30,15 @@ from domreg.flows.base import SvTrIds
 from domreg.flows.loopwrites import LoopWrites
 from domreg.store import schema as t
 from domreg.store.db import Database
+from tests import support
 from tests.test_epp_fastpath import _login_frame, _registry_objects
 from tests.test_epp_fastpath_create import create_frame, declined, generated
+
+pytestmark = support.POSTGRESQL_ONLY  # the event-loop create is PostgreSQL's
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, 300_000)
 _SVTRID = re.compile(rb"<svTRID>[^<]*</svTRID>")
 _ROID = re.compile(r'"roid":"[^"]*"')
-
-
-def _pg(db: Database) -> None:
-    if db.is_sqlite:
-        pytest.skip("the event-loop create is PostgreSQL's")
 
 
 def _written(db: Database, since: dict[str, int]) -> dict[str, list[Any]]:
@@ -184,7 +181,6 @@ def _frames() -> list[bytes]:
 
 
 async def test_creates_answer_and_write_as_the_flow(db: Database) -> None:
-    _pg(db)
     _world(db)
     writes = LoopWrites(db, size=2)
     registries = Registries(db, writes)
@@ -219,7 +215,6 @@ async def test_facts_kept_from_an_earlier_create_that_no_longer_hold_hand_the_cr
     """The kept facts row is checked by the write itself: a changed price, a new override,
     a reserved or premium label, a launch phase or a lost accreditation each make it undo
     itself, and the flow answers from the facts as they are (the row is read again)."""
-    _pg(db)
     _registry_objects(db)
     writes = LoopWrites(db)
     registries = Registries(db, writes)
@@ -270,7 +265,6 @@ async def test_facts_kept_from_an_earlier_create_that_no_longer_hold_hand_the_cr
 async def test_a_create_that_loses_the_race_for_its_name_is_2302_and_writes_nothing(
     db: Database, database_url: str
 ) -> None:
-    _pg(db)
     writes = LoopWrites(db)
     registries = Registries(db, writes)
     looped, _ = await registries.sessions("ClientX")
@@ -312,7 +306,6 @@ async def test_a_create_that_loses_the_race_for_its_name_is_2302_and_writes_noth
 
 
 async def test_many_creates_at_once_each_get_their_own_answer(db: Database) -> None:
-    _pg(db)
     writes = LoopWrites(db, size=3)  # fewer connections than creates: the rest wait
     registries = Registries(db, writes)
     sessions = []
@@ -342,7 +335,6 @@ async def test_many_creates_at_once_each_get_their_own_answer(db: Database) -> N
 async def test_a_connection_broken_under_a_create_answers_2400_and_the_path_recovers(
     db: Database, database_url: str
 ) -> None:
-    _pg(db)
     writes = LoopWrites(db, size=1)
     registries = Registries(db, writes)
     looped, _ = await registries.sessions("ClientX")
@@ -368,7 +360,6 @@ async def test_a_connection_broken_under_a_create_answers_2400_and_the_path_reco
 
 
 async def test_a_database_that_cannot_be_reached_answers_2400(db: Database) -> None:
-    _pg(db)
     writes = LoopWrites(db)
     writes.statements.url = "postgresql://postgres@127.0.0.1:1/nowhere"
     registries = Registries(db, writes)

@@ -14,6 +14,7 @@ from domreg.clock import Clock
 from domreg.store import migrate
 from domreg.store import schema as t
 from domreg.store.db import autocommit
+from tests import support
 
 
 def test_migrations_match_the_declared_schema(db):
@@ -72,12 +73,11 @@ def _names(db) -> list[str]:
         return sorted(r.name for r in conn.execute(t.domains.select()))
 
 
+@support.POSTGRESQL_ONLY  # SQLite runs a create in its transaction
 def test_autocommit_commits_each_statement_and_a_write_block_after_it_is_one_transaction(db):
     """PostgreSQL: `autocommit` between transactions (each statement commits alone), not
     inside one; a write block that hands its connection back with it on leaves the next
     block one transaction, which an exception rolls back whole."""
-    if db.is_sqlite:
-        pytest.skip("autocommit is PostgreSQL's (SQLite runs a create in its transaction)")
 
     class Boom(Exception):
         pass
