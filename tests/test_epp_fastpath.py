@@ -291,14 +291,6 @@ def _login_frame(clid: str, objects: tuple[str, ...] = ns.OBJECTS) -> bytes:
     ).encode()
 
 
-def _valid(name: str) -> bool:
-    try:
-        parse_name(name)
-    except NameError_:
-        return False
-    return True
-
-
 LOGOUT = f"{EPP}<command><logout/><clTRID>BYE-1</clTRID></command></epp>".encode()
 _SVTRID = re.compile(rb"<svTRID>[^<]*</svTRID>")
 
