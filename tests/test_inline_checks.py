@@ -50,7 +50,8 @@ async def world(sqlite_url: str) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {
             "checks": checks,
-            "inline": Registry(db, clock=clock, inline_checks=checks),
+            # one svTRID generator: the two registries write history rows to one table
+            "inline": Registry(db, clock=clock, inline_checks=checks, svtrids=general.svtrids),
             "general": general,
         }
     finally:

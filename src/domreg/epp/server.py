@@ -104,7 +104,12 @@ class EppServer:
             checks.hold()
         try:
             for conn in ready:
-                conn._answer_queued()
+                try:
+                    conn._answer_queued()
+                except Exception:  # never leave the others unanswered: its task takes over
+                    log.exception("EPP connection failed")
+                    conn._queued = False
+                    conn._wake()
         finally:
             if checks is not None:
                 checks.release()
