@@ -26,7 +26,15 @@ from tests import registry_data as rd
 from tests import support
 from tests.test_epp_fastpath import check_frame, info_frame
 from tests.test_epp_fastpath_create import create_frame
-from tests.test_loopreads import INVALID, NAMES, START, InProcess, Pair, populated
+from tests.test_loopreads import (
+    INVALID,
+    NAMES,
+    START,
+    InProcess,
+    Pair,
+    check_frames,
+    populated,
+)
 
 pytestmark = pytest.mark.skipif(
     "sqlite" not in support.backends(), reason="inline checks are SQLite's"
@@ -59,14 +67,6 @@ async def world(sqlite_url: str) -> AsyncIterator[dict[str, Any]]:
         db.close()
 
 
-def _frames() -> list[bytes]:
-    frames = [check_frame(NAMES + INVALID, "ALL-NAMES")]
-    frames += [check_frame([name], f"ONE-{i}") for i, name in enumerate(NAMES + INVALID)]
-    frames.append(check_frame(["free.test", "free.test", "-x.test", "alpha.test"], "TWICE"))
-    frames.append(check_frame(INVALID, "NONE-VALID"))
-    return frames
-
-
 @pytest.mark.parametrize("extensions", [(), tuple(ns.EXTENSIONS)], ids=["bare", "extensions"])
 async def test_answers_are_the_flows_for_every_registrar_and_name(
     world: dict[str, Any], extensions: tuple[str, ...]
@@ -75,7 +75,7 @@ async def test_answers_are_the_flows_for_every_registrar_and_name(
     for clid in ("ClientX", "ClientY", "ClientZ"):
         pair = Pair(world["inline"], world["general"])
         await pair.login(clid, extensions)
-        for data in _frames():
+        for data in check_frames():
             assert b'code="1000"' in await pair.send(data)
         every = await pair.send(check_frame(NAMES + INVALID))
         assert b'<domain:name avail="0">alpha.test</domain:name>' in every

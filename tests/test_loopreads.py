@@ -158,17 +158,22 @@ NAMES = [
 INVALID = ["-bad.test", "a..test", "x_y.test"]
 
 
+def check_frames() -> list[bytes]:
+    """Checks of every name at once, of each alone, of a name twice, of only invalid names
+    (shared with `test_inline_checks.py`)."""
+    frames = [check_frame(NAMES + INVALID, "ALL-NAMES")]
+    frames += [check_frame([name], f"ONE-{i}") for i, name in enumerate(NAMES + INVALID)]
+    frames.append(check_frame(["free.test", "free.test", "-x.test", "alpha.test"], "TWICE"))
+    frames.append(check_frame(INVALID, "NONE-VALID"))
+    return frames
+
+
 def _frames() -> list[bytes]:
     frames = []
     for i, name in enumerate(NAMES + INVALID):
         for hosts in (None, "all", "del", "sub", "none"):
             frames.append(info_frame(name, hosts, f"INFO-{i}"))
-    frames.append(check_frame(NAMES + INVALID, "ALL-NAMES"))
-    for i, name in enumerate(NAMES + INVALID):
-        frames.append(check_frame([name], f"ONE-{i}"))
-    frames.append(check_frame(["free.test", "free.test", "-x.test", "alpha.test"], "TWICE"))
-    frames.append(check_frame(INVALID, "NONE-VALID"))
-    return frames
+    return frames + check_frames()
 
 
 @pytest.mark.parametrize("extensions", [(), tuple(ns.EXTENSIONS)], ids=["bare", "extensions"])
