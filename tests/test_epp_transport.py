@@ -9,6 +9,7 @@ sending is not idle, however long it stays; the end of the session closes the co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 
@@ -26,6 +28,7 @@ from domreg.epp.client import EppClient, client_tls_context, parse_reply
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry, Session
 from domreg.flows.inlinechecks import InlineChecks
+from domreg.flows.loopreads import LoopReads
 from domreg.store.db import Database
 from tests import support
 
@@ -37,9 +40,12 @@ async def server(
     request: pytest.FixtureRequest, db: Database, tls_dir: Path
 ) -> AsyncIterator[EppServer]:
     inline = request.param == "inline"
+    # As `domreg serve`: plain checks on the driver (SQLite) or read from the loop
+    # (PostgreSQL), answered from the data callback; "task": all through the task.
     checks = InlineChecks(db) if inline and db.is_sqlite else None
+    reads = LoopReads(db) if inline and not db.is_sqlite else None
     srv = EppServer(
-        Registry(db=db, clock=Clock(), inline_checks=checks),
+        Registry(db=db, clock=Clock(), inline_checks=checks, loop_reads=reads),
         server_tls_context(
             str(tls_dir / "server.crt"), str(tls_dir / "server.key"), str(tls_dir / "ca.crt")
         ),
@@ -51,6 +57,8 @@ async def server(
     await srv.close()
     if checks is not None:
         checks.close()
+    if reads is not None:
+        await reads.aclose()
 
 
 @pytest_asyncio.fixture
@@ -307,3 +315,116 @@ async def _handle_now_and_handle_alike(db: Database) -> None:
         later = await sessions[1].handle(frame)
         strip = re.compile(rb"<svTRID>[^<]*</svTRID>|<crDate>[^<]*</crDate>")
         assert (strip.sub(b"", now[0]), now[1]) == (strip.sub(b"", later[0]), later[1])
+
+
+# ------------------------------------------------------------ PostgreSQL: checks read from the loop
+#
+# On PostgreSQL `domreg serve` answers plain checks from the data callback too: the check is
+# read from the event loop (`LoopReads`) and its answer sent from the callback that read it
+# (`Session.check_soon`, `Connection._checked`). Meanwhile the connection answers nothing
+# else; the frames behind the check wait for its answer. A lock on the tables the check reads
+# holds it in the database for as long as a test needs.
+
+INLINE = pytest.mark.parametrize("server", ["inline"], indirect=True)
+
+
+@contextlib.asynccontextmanager
+async def checks_held(db: Database) -> AsyncIterator[None]:
+    """Checks (and infos) wait in the database until the block ends."""
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(url) as locker:
+        await locker.execute("LOCK TABLE domains IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await locker.rollback()
+
+
+async def nothing_answered(c: EppClient) -> bool:
+    try:
+        await asyncio.wait_for(c.reader.readexactly(1), 0.3)
+    except TimeoutError:
+        return True
+    return False
+
+
+@support.POSTGRESQL_ONLY
+@INLINE
+async def test_postgresql_checks_are_answered_without_the_task_and_frames_behind_wait(
+    server: EppServer, client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handled: list[bytes] = []
+    real = Session.handle
+
+    async def handle(self: Session, data: bytes) -> tuple[bytes, bool]:
+        handled.append(data)
+        return await real(self, data)
+
+    monkeypatch.setattr(Session, "handle", handle)
+    c = await client()
+    handled.clear()
+    info = bench.info_request("a.test", "HELD-INFO")
+    async with checks_held(server.registry.db):
+        c.writer.write(check("a.test", "HELD-1") + info + check("b.test", "HELD-2"))
+        await c.writer.drain()
+        assert await nothing_answered(c)
+    assert await answers(c, 3) == [
+        (1000, "HELD-1", "a.test"),
+        (2303, "HELD-INFO", None),
+        (1000, "HELD-2", "b.test"),
+    ]
+    # The first check was answered without the connection's task; the task answered the
+    # info, and then (awake) the check behind it.
+    assert handled[0] == info[4:]
+
+
+@support.POSTGRESQL_ONLY
+@INLINE
+async def test_shutdown_sends_the_answer_of_a_check_being_read_then_closes(
+    server: EppServer, client: Callable[..., Any]
+) -> None:
+    c = await client()
+    async with checks_held(server.registry.db):
+        c.writer.write(check("a.test", "LAST-1"))
+        await c.writer.drain()
+        assert await nothing_answered(c)
+        stopping = asyncio.create_task(server.shutdown(grace=10))
+        await asyncio.sleep(0.2)
+        assert not stopping.done()  # the check is still in flight
+    assert (await answers(c, 1))[0][:2] == (1000, "LAST-1")
+    assert await c.reader.read() == b""
+    await stopping
+
+
+@support.POSTGRESQL_ONLY
+@INLINE
+async def test_a_client_gone_while_its_check_is_read_leaves_the_server_answering(
+    server: EppServer, client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = await client()
+    async with checks_held(server.registry.db):
+        gone.writer.write(check("a.test", "GONE-1") + check("b.test", "GONE-2"))
+        await gone.writer.drain()
+        assert await nothing_answered(gone)
+        gone.writer.transport.abort()
+        await asyncio.sleep(0.2)
+    c = await client()
+    c.writer.write(check("c.test", "AFTER-1"))
+    assert (await answers(c, 1))[0][:2] == (1000, "AFTER-1")
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+@support.POSTGRESQL_ONLY
+@INLINE
+async def test_a_check_read_for_longer_than_the_idle_limit_is_answered_and_the_session_goes_on(
+    server: EppServer, client: Callable[..., Any]
+) -> None:
+    """The idle limit counts while the client waits for nothing: not during a slow read."""
+    c = await client()
+    async with checks_held(server.registry.db):
+        c.writer.write(check("slow.test", "SLOW-1"))
+        await c.writer.drain()
+        await asyncio.sleep(2.5 * IDLE)
+    assert (await answers(c, 1))[0][:2] == (1000, "SLOW-1")
+    c.writer.write(check("next.test", "NEXT-1"))
+    assert (await answers(c, 1))[0][:2] == (1000, "NEXT-1")

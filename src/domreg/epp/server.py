@@ -164,6 +164,14 @@ class Connection(asyncio.Protocol):
     checks sharing one snapshot). The same answers in the same order, a wake-up of the task
     fewer per command. Anything else (a refused length, the end of the session, a full
     write buffer, a shutdown) is left to the task, which goes on as before.
+
+    Where plain checks are read from the event loop instead (PostgreSQL's
+    `Registry.loop_reads`), the same way answers those: `_answer_now` hands a plain check
+    to `Session.check_soon`, and `_checked` sends its answer from the callback that read
+    it, then goes on with the frames that came meanwhile; until then the connection answers
+    nothing else, and the idle limit does not run. Any other frame is handed to the task
+    (`_handed`), which answers it, and what follows it, as before. Two task wake-ups fewer
+    per check.
     """
 
     def __init__(self, server: EppServer) -> None:
@@ -187,10 +195,17 @@ class Connection(asyncio.Protocol):
         self.busy = False  # answering a command
         self._lost: Exception | None = None
         self.session: Session | None = None  # once the greeting is out
-        # Frames may be answered from `data_received` (see the class docstring).
-        self._inline = server.answer_inline and server.registry.db.inline
+        # Frames may be answered from `data_received` (see the class docstring): all of
+        # them where the database's work never suspends (SQLite), the plain checks where
+        # they are read from the event loop (PostgreSQL's `Registry.loop_reads`).
+        registry = server.registry
+        self._now = server.answer_inline and registry.db.inline
+        self._soon = server.answer_inline and not self._now and registry.loop_reads is not None
+        self._inline = self._now or self._soon
         self._ending = False  # the session ended in `_answer_now`: the task closes the connection
         self._queued = False  # waiting in `EppServer._ready` to be answered inline
+        self._awaiting = False  # a check taken by `_answer_now` is being read (`_checked`)
+        self._handed: bytes | None = None  # a frame `_answer_now` took and left to the task
 
     # ---------------------------------------------------------------- transport callbacks
 
@@ -221,12 +236,17 @@ class Connection(asyncio.Protocol):
         been woken meanwhile (it then takes them); wake it for what is left to it."""
         self._queued = False
         waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
+        if waiter is None or waiter.done() or self._awaiting:
+            return  # the task, or `_checked`, takes the frames
         self._answer_now()
-        if not self.buffer and not self._ending:
+        self._wake_if_left()
+
+    def _wake_if_left(self) -> None:
+        """After `_answer_now`: wake the task when it has something to do (frames left to
+        it, the end of the session), unless an answer is still being read."""
+        if self._awaiting or (not self.buffer and not self._ending and self._handed is None):
             return  # every frame answered: the task waits on, for the next one
-        waiter.set_result(True)
+        self._wake()
 
     def _answer_now(self) -> None:
         """Answer the whole frames in the buffer here, in order, while the task waits for
@@ -242,6 +262,12 @@ class Connection(asyncio.Protocol):
                 if not isinstance(data, bytes):
                     break
                 answered = True
+                if self._soon:  # a plain check is read, and answered by `_checked`
+                    if session.check_soon(data, self._checked):
+                        self._awaiting = self.busy = True
+                    else:
+                        self._handed = data
+                    break
                 response, close = session.handle_now(data)
                 transport.write(frame(response))
                 if close:
@@ -253,6 +279,20 @@ class Connection(asyncio.Protocol):
         if answered:  # the client is not idle: the idle limit starts again
             self._deadline = self.loop.time() + self.limits.idle_timeout
             self._in_frame = False
+
+    def _checked(self, response: bytes) -> None:
+        """The answer to the check `_answer_now` took: sent, and the frames that came
+        meanwhile answered (or left to the task), from the callback that read it."""
+        self._awaiting = self.busy = False
+        if self._closed or self.transport is None:
+            self._wake()  # the task ends the connection
+            return
+        self.transport.write(frame(response))
+        if self.server.stopping:  # answered: the task closes the connection
+            self._ending = True
+        elif self._waiter is not None and not self._waiter.done():
+            self._answer_now()
+        self._wake_if_left()
 
     def eof_received(self) -> bool | None:
         self._closed = True
@@ -357,19 +397,27 @@ class Connection(asyncio.Protocol):
         while True:
             if self._ending:
                 return None
-            data = self._take()
+            handed, self._handed = self._handed, None
+            if handed is not None:
+                return handed
+            # While a check taken from the data callback is read, its answer comes first:
+            # `_checked` sends it, then wakes this task when it has something to do.
+            data = None if self._awaiting else self._take()
             if isinstance(data, bytes):
                 return data
             if data is not None:
                 await self._refuse(data)
                 return None
-            if len(self.buffer) >= HEADER.size and not self._in_frame:
+            if len(self.buffer) >= HEADER.size and not self._in_frame and not self._awaiting:
                 # The header is here: the rest of the frame has its own, shorter limit.
                 self._in_frame = True
                 self._deadline = self.loop.time() + self.limits.frame_timeout
             if self._closed:
                 return None
             if not await self._wait():
+                if self._awaiting:  # the client is waiting for an answer, not idle
+                    self._deadline = self.loop.time() + self.limits.idle_timeout
+                    continue
                 await self._refuse(
                     "frame not received in time" if self._in_frame else "session idle for too long"
                 )

@@ -21,6 +21,8 @@ those the client announced at login go into `<extension>`, the others into `<ext
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from domreg.flows.loopwrites import LoopWrites
 from domreg.model.errors import EppError
 from domreg.model.results import Result
 from domreg.store.db import Database
+from domreg.store.loop import settle
 
 log = logging.getLogger("domreg.epp")
 
@@ -228,14 +231,30 @@ def command_name(cmd: Any) -> str:
     return "logout" if isinstance(cmd, codec.LogoutCmd) else "hello"
 
 
-def _failed(svtrid: str, cltrid: str | None) -> bytes:
-    """The 2400 of a command that failed in the server (logged with its svTRID)."""
-    log.exception("command failed: svTRID %s", svtrid)
+def _failed(svtrid: str, cltrid: str | None, exc: BaseException | None = None) -> bytes:
+    """The 2400 of a command that failed in the server (logged with its svTRID), with the
+    exception being handled or `exc`."""
+    log.error("command failed: svTRID %s", svtrid, exc_info=exc or True)
     return render.response(Result.COMMAND_FAILED, svtrid, cltrid, msg=_internal(svtrid))
 
 
 def _internal(svtrid: str) -> str:
     return f"Command failed: internal error, logged as {svtrid}"
+
+
+def _checked_loop(
+    answered: Callable[[bytes], Any],
+    svtrid: str,
+    cltrid: str | None,
+    items: list[domain.CheckItem] | BaseException,
+) -> None:
+    """`answered` with the response to a plain check read by `LoopReads.check`."""
+    if isinstance(items, BaseException):
+        answered(_failed(svtrid, cltrid, items))
+    else:
+        answered(
+            render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
+        )
 
 
 class Session:
@@ -307,15 +326,27 @@ class Session:
         return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
 
     async def _check_loop(self, reads: LoopReads, names: list[str], cltrid: str | None) -> bytes:
-        svtrid, now = self._count_check()
-        assert self.actor is not None
-        try:
-            pending = reads.submit("check", names, self.actor, now)
-            assert pending is not None  # a plain check always takes the loop reads
-            items = await pending
-        except Exception:
-            return _failed(svtrid, cltrid)
-        return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
+        svtrid, _ = self._count_check()
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        reads.check(
+            names, functools.partial(_checked_loop, functools.partial(settle, fut), svtrid, cltrid)
+        )
+        return await fut
+
+    def check_soon(self, data: bytes, answered: Callable[[bytes], None]) -> bool:
+        """Where the plain check is read from the event loop (PostgreSQL's `loop_reads`):
+        True when `data` is one (`_plain_check`), which is then answered by calling
+        `answered` with the response from the loop's callback that read it, not from this
+        call (`LoopReads.check`); False: `handle` the frame. The transport answers frames
+        with it from its data callback, without the connection's task
+        (`server.Connection`)."""
+        reads = self.registry.loop_reads
+        if reads is None or (check := self._plain_check(data)) is None:
+            return False
+        names, cltrid = check
+        svtrid, _ = self._count_check()
+        reads.check(names, functools.partial(_checked_loop, answered, svtrid, cltrid))
+        return True
 
     # ---------------------------------------------------------------- every frame
 

@@ -26,8 +26,9 @@ to the same answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from domreg.flows.base import Actor
 from domreg.flows.lookup import no_such_domain, parse_or_raise
 from domreg.model.names import NameError_, parse_name
 from domreg.store.db import Database
-from domreg.store.loop import LoopBatches, text_array
+from domreg.store.loop import LoopBatches, settle, text_array
 
 _CHECK_SQL = """
 SELECT q.i,
@@ -236,18 +237,11 @@ class LoopReads:
         Taken: a check of plain names (a list, no extension) and an info without authInfo
         or `<launch:info>`. A bad info name raises the flow's 2005 here.
         """
+        loop = asyncio.get_running_loop()
         if verb == "check" and type(data) is list:
-            item: list[tuple[str, Any]] = []
-            for raw in data:
-                try:
-                    item.append((raw, parse_name(raw)))
-                except NameError_:
-                    item.append((raw, None))
-            if any(dn is not None for _, dn in item):
-                return self._check.submit(item)
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(_checked(item, {}, 0))
-            return done
+            fut: asyncio.Future[list[domain.CheckItem]] = loop.create_future()
+            self.check(data, functools.partial(settle, fut))
+            return fut
         if (
             verb == "info"
             and type(data) is dict
@@ -257,6 +251,28 @@ class LoopReads:
             name = parse_or_raise(data["name"], "domain name").name
             return self._info.submit((name, actor.id, data["hosts"], now))
         return None
+
+    def check(
+        self, names: list[str], answered: Callable[[list[domain.CheckItem] | BaseException], None]
+    ) -> None:
+        """Have `answered` called with the `CheckItem`s of a plain check of `names` (or the
+        exception it failed with), from the loop's callback that read them: no future, no
+        task (`LoopBatches.call`). A check without a valid name is answered at the loop's
+        next iteration, never from inside this call."""
+        item: list[tuple[str, Any]] = []
+        for raw in names:
+            try:
+                item.append((raw, parse_name(raw)))
+            except NameError_:
+                item.append((raw, None))
+        try:
+            if any(dn is not None for _, dn in item):
+                self._check.call(item, answered)
+                return
+            answer: list[domain.CheckItem] | BaseException = _checked(item, {}, 0)
+        except Exception as exc:  # closed
+            answer = exc
+        asyncio.get_running_loop().call_soon(answered, answer)
 
     async def aclose(self) -> None:
         await self._check.aclose()

@@ -6,7 +6,9 @@ plain domain:check and domain:info of `flows/loopreads.py`) instead go out from 
 loop through libpq's non-blocking calls (psycopg's `pq` layer, as `rdds.query.DataVersion`
 reads the version token): `LoopBatches` keeps one connection of its own (autocommit,
 read-only) with one prepared statement, and every request made while the loop was busy
-goes out in the same execution of it, the requests' parameters as arrays.
+goes out in the same execution of it, the requests' parameters as arrays. A request's
+answer comes as a future (`submit`) or, cheaper, by a callback called from the loop's
+callback that read the rows (`call`).
 
 Each request is answered by an execution that started after it was made: a request made
 while an execution is under way waits for the next, which is sent as soon as the running
@@ -30,7 +32,7 @@ import collections
 import contextlib
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -77,6 +79,28 @@ def text_array(values: Sequence[str | int | None]) -> bytes:
     return ("{" + ",".join(out) + "}").encode()
 
 
+#: What is called with a request's answer (or the exception it fails with).
+_Answered = Callable[[R | BaseException], None]
+
+
+def settle(fut: asyncio.Future[R], answer: R | BaseException) -> None:
+    """An answer into a future (unless it was cancelled): `LoopBatches.submit`'s callback."""
+    if fut.done():
+        return
+    if isinstance(answer, BaseException):
+        fut.set_exception(answer)
+    else:
+        fut.set_result(answer)
+
+
+def _tell(answered: _Answered[R], answer: R | BaseException) -> None:
+    """Call one request's callback; what it raises is logged, not passed on to the batch."""
+    try:
+        answered(answer)
+    except Exception:
+        log.exception("answering a batched request failed")
+
+
 class LoopBatches(Generic[I, R]):
     """Requests answered in batches by one prepared statement, from the event loop (see the
     module's docstring). Use it from one event loop; `aclose` it when done."""
@@ -84,8 +108,8 @@ class LoopBatches(Generic[I, R]):
     def __init__(self, url: str, spec: BatchSpec[I, R]) -> None:
         self.url = url  # libpq connection string or URI
         self.spec = spec
-        self._queued: list[tuple[I, asyncio.Future[R]]] = []  # not yet sent
-        self._flight: list[tuple[I, asyncio.Future[R]]] | None = None  # sent, unanswered
+        self._queued: list[tuple[I, _Answered[R]]] = []  # not yet sent
+        self._flight: list[tuple[I, _Answered[R]]] | None = None  # sent, unanswered
         self._scheduled = False  # a send is scheduled for the loop's next iteration
         self._conn: Any = None  # psycopg.AsyncConnection (its pgconn is driven directly)
         self._tx: Any = None  # psycopg Transformer of the connection: loads rows
@@ -98,17 +122,24 @@ class LoopBatches(Generic[I, R]):
 
     def submit(self, item: I) -> asyncio.Future[R]:
         """A future of the answer to `item`, from an execution that starts after this call."""
-        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.call(item, functools.partial(settle, fut))
+        return fut
+
+    def call(self, item: I, answered: Callable[[R | BaseException], None]) -> None:
+        """Have `answered` called with the answer to `item` (or the exception it fails
+        with), from an execution that starts after this call: without a future and the
+        loop iteration its callbacks take. `answered` runs in the loop's callback that read
+        the result, one request after another, so it should be short; what it raises is
+        logged, and the batch's other requests are answered all the same."""
         if self._closed:
             raise RuntimeError("LoopBatches is closed")
-        fut: asyncio.Future[R] = loop.create_future()
-        self._queued.append((item, fut))
+        self._queued.append((item, answered))
         if self._flight is None and not self._scheduled and self._connecting is None:
             # Sent at the next iteration: the requests every other session makes in this one
             # go out in the same execution.
             self._scheduled = True
-            loop.call_soon(self._send)
-        return fut
+            asyncio.get_running_loop().call_soon(self._send)
 
     # ------------------------------------------------------------------ sending
 
@@ -207,13 +238,8 @@ class LoopBatches(Generic[I, R]):
             answers = self.spec.answers([item for item, _ in batch], rows)
         except Exception as exc:  # a bug: every request of the batch gets it
             answers = [exc] * len(batch)
-        for (_, fut), answer in zip(batch, answers, strict=True):
-            if fut.done():
-                continue
-            if isinstance(answer, BaseException):
-                fut.set_exception(answer)
-            else:
-                fut.set_result(answer)
+        for (_, answered), answer in zip(batch, answers, strict=True):
+            _tell(answered, answer)
         if self._queued and not self._scheduled:
             self._send()
 
@@ -231,10 +257,9 @@ class LoopBatches(Generic[I, R]):
             asyncio.get_running_loop().call_soon(self._send)
 
     @staticmethod
-    def _fail(batch: list[tuple[Any, asyncio.Future[Any]]], exc: BaseException) -> None:
-        for _, fut in batch:
-            if not fut.done():
-                fut.set_exception(exc)
+    def _fail(batch: list[tuple[Any, _Answered[Any]]], exc: BaseException) -> None:
+        for _, answered in batch:
+            _tell(answered, exc)
 
     async def aclose(self) -> None:
         """Fail what is waiting and close the connection."""
