@@ -319,6 +319,12 @@ async def test_restore_answers_epp_info_as_the_original(
             ):
                 result = restore.restore(other, fh, "test", clock.now())
             assert result.counts[model.DOMAIN] == 4
+            if backend == "postgresql":  # planner statistics gathered at once
+                with other.read() as conn:
+                    analyzed = conn.exec_driver_sql(
+                        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'domains'"
+                    ).scalar()
+                assert analyzed is not None
             # The indexes and foreign keys are those of a migrated database (PostgreSQL's
             # restore drops them for the load and builds them again).
             assert _constraints(other) == _constraints(db)

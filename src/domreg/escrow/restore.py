@@ -574,7 +574,7 @@ def restore(
         if conn.dialect.name == "postgresql":
             loader.deferred = _defer_checks(conn, _Batches.ORDER[2:])
         try:
-            return _load(conn, loader, fh, envelope, tld, validate)
+            restored = _load(conn, loader, fh, envelope, tld, validate)
         except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError) as exc:
             # e.g. two objects with one handle, name or ROID (raw driver inserts raise the
             # driver's error, SQLAlchemy statements its own)
@@ -583,6 +583,19 @@ def restore(
             raise m.DepositError(f"the deposit holds conflicting objects: {detail}") from None
         finally:
             loader.close()
+    if not db.is_sqlite:
+        _analyze(db)
+    return restored
+
+
+def _analyze(db: Database) -> None:
+    """PostgreSQL: planner statistics of the loaded tables, now rather than when autovacuum
+    comes round. Plans made before them take the tables for empty, and may look a name up
+    by scanning a whole index whose first column is another (`(registrar_id, name)`); the
+    server's prepared statements, planned once per connection, would keep such a plan
+    until the statistics come."""
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
 def _load(
