@@ -300,10 +300,10 @@ async def test_a_connection_broken_under_a_batch_fails_it_with_2400_and_the_path
     for batches in (reads._check, reads._info):
         _terminate(url, batches._conn.pgconn.backend_pid)
     for _ in range(500):
-        if reads._check._conn is None and reads._info._conn is None:
+        if reads._check._conn.broken and reads._info._conn.broken:
             break
         await asyncio.sleep(0.01)
-    assert reads._check._conn is None and reads._info._conn is None
+    assert reads._check._conn.broken and reads._info._conn.broken
     for pair, data in zip(pairs, frames, strict=True):
         await pair.send(data)
 

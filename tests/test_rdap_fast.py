@@ -264,7 +264,8 @@ async def test_a_failed_version_read_is_left_to_the_asgi_path(
                 assert versions._raw is not None
                 versions._raw.close()
             else:  # its next read fails
-                await versions._aconn.execute("DEALLOCATE rdds_generation")
+                conn = versions._conn
+                await conn.results(lambda pg: pg.send_query(b"DEALLOCATE rdds_generation"))
         if sqlite:
             received, answered, _ = await compare(ports, lookup)
             assert statuses(received) == [500] and answered == 0

@@ -32,6 +32,7 @@ from domreg.flows.base import statuses_of
 from domreg.model import statuses as st
 from domreg.store import schema as t
 from domreg.store.db import Database, Query
+from domreg.store.loop import LoopConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -649,6 +650,14 @@ def version(conn: Connection) -> Version:
 
 
 _SERIALS = itertools.count(1)
+_TUPLES_OK = 2  # libpq PGRES_TUPLES_OK
+
+
+async def _value(conn: LoopConnection, sql: str) -> Any:
+    """The one value of a one-row statement, read on `conn`."""
+    (result,) = await conn.results(lambda pg: pg.send_query_params(sql.encode(), None))
+    conn.raise_unless(result, _TUPLES_OK)
+    return conn.rows(result)[0][0]
 
 
 class DataVersion:
@@ -679,7 +688,7 @@ class DataVersion:
         self._raw: sqlite3.Connection | None = None
         self._queued: asyncio.Future[Version] | None = None  # for callers since the last send
         self._pending: asyncio.Future[Version] | None = None  # the read under way
-        self._aconn: Any = None  # PostgreSQL: psycopg.AsyncConnection, opened on first use
+        self._conn: LoopConnection | None = None  # PostgreSQL: opened on first use
         self._last: Version | None = None  # the last version read
         self._task: asyncio.Future[None] | None = None  # connecting, or the running read
         path = db.engine.url.database if db.is_sqlite else None
@@ -720,38 +729,23 @@ class DataVersion:
     def _send(self) -> None:
         """Start a read for the callers queued so far (nothing is running)."""
         self._pending, self._queued = self._queued, None
-        conn = self._aconn
-        if conn is None or conn.closed:
+        conn = self._conn
+        if conn is None or conn.broken:
             self._task = asyncio.ensure_future(self._slow())
             return
-        pgconn = conn.pgconn
-        try:
-            pgconn.send_query_prepared(self._GENERATION, None)
-            if pgconn.flush() != 0:  # the statement did not go out whole (never, so small)
-                raise OSError("could not send the version query")
-            asyncio.get_running_loop().add_reader(pgconn.socket, self._readable)
-        except Exception as exc:
-            self._fail(exc)
+        conn.send(lambda pg: pg.send_query_prepared(self._GENERATION, None), self._read)
 
-    def _readable(self) -> None:
-        pgconn = self._aconn.pgconn
+    def _read(self, results: list[Any] | BaseException) -> None:
+        """The prepared statement's results (`LoopConnection.send`)."""
         try:
-            pgconn.consume_input()
-            if pgconn.is_busy():
-                return
-            asyncio.get_running_loop().remove_reader(pgconn.socket)
-            result = pgconn.get_result()
-            while pgconn.get_result() is not None:  # the end of the statement's results
-                pass
-            from psycopg import pq
-
-            if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+            if isinstance(results, BaseException):
+                raise results
+            result = results[0] if results else None
+            if result is None or result.status != _TUPLES_OK:
                 message = result.error_message.decode(errors="replace") if result else "none"
                 raise OSError(f"the version query failed: {message}")
             generation = int(result.get_value(0, 0))
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(pgconn.socket)
             self._fail(exc)
             return
         last = self._last
@@ -762,23 +756,18 @@ class DataVersion:
 
     async def _slow(self, generation: int | None = None) -> None:
         """Connect if needed, and read what the prepared statement alone cannot tell."""
-        import psycopg
-
         try:
-            if self._aconn is None or self._aconn.closed:
+            conn = self._conn
+            if conn is None or conn.broken:
                 self._last = None
                 url = self.db.engine.url.set(drivername="postgresql")
-                self._aconn = await psycopg.AsyncConnection.connect(
-                    url.render_as_string(hide_password=False), autocommit=True
-                )
-                await self._aconn.execute(
-                    f"PREPARE {self._GENERATION.decode()} AS {PG_GENERATION_SQL}"
+                conn = self._conn = await LoopConnection.open(
+                    url.render_as_string(hide_password=False),
+                    f"PREPARE {self._GENERATION.decode()} AS {PG_GENERATION_SQL}",
                 )
             if generation is None:
-                cur = await self._aconn.execute(PG_GENERATION_SQL)
-                generation = int((await cur.fetchone())[0])
-            cur = await self._aconn.execute(PG_RUNNING_SQL)
-            self._last = pg_version(generation, (await cur.fetchone())[0])
+                generation = int(await _value(conn, PG_GENERATION_SQL))
+            self._last = pg_version(generation, await _value(conn, PG_RUNNING_SQL))
         except Exception as exc:
             self._task = None
             self._fail(exc)
@@ -797,10 +786,9 @@ class DataVersion:
         """The read failed: its callers get the error; the connection is dropped (the next
         read reconnects)."""
         self._last = None
-        conn, self._aconn = self._aconn, None
+        conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.pgconn.finish()
+            conn.close()
         fut, self._pending = self._pending, None
         if fut is not None and not fut.done():
             fut.set_exception(exc)
@@ -820,9 +808,6 @@ class DataVersion:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
-        conn, self._aconn = self._aconn, None
+        conn, self._conn = self._conn, None
         if conn is not None:
-            if self._pending is not None:
-                with contextlib.suppress(Exception):
-                    asyncio.get_running_loop().remove_reader(conn.pgconn.socket)
-            await conn.close()
+            conn.close()

@@ -1,14 +1,16 @@
-"""PostgreSQL reads on the event loop: one prepared statement answering a batch of requests.
+"""PostgreSQL statements from the event loop: `LoopConnection`, `LoopBatches`, `LoopStatements`.
 
 The thread pool of `Database.run` costs each command a hand-off between threads, and
-psycopg's execute costs tens of microseconds of Python per statement. The hottest reads (the
-plain domain:check and domain:info of `flows/loopreads.py`) instead go out from the event
-loop through libpq's non-blocking calls (psycopg's `pq` layer, as `rdds.query.DataVersion`
-reads the version token): `LoopBatches` keeps one connection of its own (autocommit,
-read-only) with one prepared statement, and every request made while the loop was busy
-goes out in the same execution of it, the requests' parameters as arrays. A request's
-answer comes as a future (`submit`) or, cheaper, by a callback called from the loop's
-callback that read the rows (`call`).
+psycopg's execute costs tens of microseconds of Python per statement. The hottest
+statements instead go out from the event loop through libpq's non-blocking calls (psycopg's
+`pq` layer) on a `LoopConnection`: the plain domain:check and domain:info of
+`flows/loopreads.py` (`LoopBatches`), the plain domain:create of `flows/loopwrites.py`
+(`LoopStatements`), and the version token of `rdds.query.DataVersion`.
+
+`LoopBatches` keeps one connection of its own (autocommit, read-only) with one prepared
+statement, and every request made while the loop was busy goes out in the same execution
+of it, the requests' parameters as arrays. A request's answer comes as a future (`submit`)
+or, cheaper, by a callback called from the loop's callback that read the rows (`call`).
 
 Each request is answered by an execution that started after it was made: a request made
 while an execution is under way waits for the next, which is sent as soon as the running
@@ -111,11 +113,8 @@ class LoopBatches(Generic[I, R]):
         self._queued: list[tuple[I, _Answered[R]]] = []  # not yet sent
         self._flight: list[tuple[I, _Answered[R]]] | None = None  # sent, unanswered
         self._scheduled = False  # a send is scheduled for the loop's next iteration
-        self._conn: Any = None  # psycopg.AsyncConnection (its pgconn is driven directly)
-        self._tx: Any = None  # psycopg Transformer of the connection: loads rows
+        self._conn: LoopConnection | None = None
         self._connecting: asyncio.Task[None] | None = None
-        self._result: Any = None  # the statement's result, while the rest is read
-        self._fd = -1  # the connection's socket (libpq no longer tells once it broke)
         self._closed = False
         self.executions = 0  # statements sent (for tests and benchmarks)
         self.requests = 0  # requests they answered
@@ -141,58 +140,38 @@ class LoopBatches(Generic[I, R]):
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._send)
 
-    # ------------------------------------------------------------------ sending
-
     def _send(self) -> None:
         self._scheduled = False
         if self._flight is not None or not self._queued or self._connecting is not None:
             return
         conn = self._conn
-        if conn is None or conn.closed:
+        if conn is None or conn.broken:  # never opened, or closed since (by the server)
+            self._conn = None
             self._connecting = asyncio.ensure_future(self._connect())
             return
         batch, self._queued = self._queued, []
         self._flight = batch
         self.executions += 1
         self.requests += len(batch)
-        pgconn = conn.pgconn
         try:
             params = self.spec.params([item for item, _ in batch])
-            pgconn.send_query_prepared(self.spec.name, params, result_format=1)
-            if pgconn.flush() != 0:  # a large batch: the rest goes out when it can
-                asyncio.get_running_loop().add_writer(self._fd, self._writable)
-        except Exception as exc:
-            self._broken(exc)
-
-    def _writable(self) -> None:
-        pgconn = self._conn.pgconn
-        try:
-            if pgconn.flush() == 0:
-                asyncio.get_running_loop().remove_writer(self._fd)
-        except Exception as exc:
-            self._broken(exc)
+        except Exception as exc:  # a bug: the batch fails, the connection is kept
+            self._flight = None
+            self._fail(batch, exc)
+            return
+        name = self.spec.name
+        conn.send(lambda pg: pg.send_query_prepared(name, params, result_format=1), self._read)
 
     async def _connect(self) -> None:
-        import psycopg
-        from psycopg.adapt import Transformer
-
         try:
-            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-            try:
-                await conn.execute("SET default_transaction_read_only = on")
+            conn = await LoopConnection.open(
+                self.url,
+                "SET default_transaction_read_only = on",
                 # One plan, made once: the statement is the same shape for any batch, and
                 # planning its joins again per execution costs more than running it.
-                await conn.execute("SET plan_cache_mode = force_generic_plan")
-                await conn.execute(f"PREPARE {self.spec.name.decode()} AS {self.spec.sql}")
-            except BaseException:
-                await conn.close()
-                raise
-            conn.pgconn.nonblocking = 1
-            self._conn, self._tx, self._fd = conn, Transformer(conn), conn.pgconn.socket
-            # Watched while the connection lives (not added and removed per batch): its
-            # results, and while idle, the server ending it (the next batch then reconnects
-            # instead of failing on it).
-            asyncio.get_running_loop().add_reader(self._fd, self._readable)
+                "SET plan_cache_mode = force_generic_plan",
+                f"PREPARE {self.spec.name.decode()} AS {self.spec.sql}",
+            )
         except Exception as exc:
             self._connecting = None
             batch, self._queued = self._queued, []
@@ -200,36 +179,23 @@ class LoopBatches(Generic[I, R]):
             return
         self._connecting = None
         if self._closed:
-            await conn.close()
+            conn.close()
             return
+        self._conn = conn
         self._send()
 
-    # ------------------------------------------------------------------ receiving
-
-    def _readable(self) -> None:
-        pgconn = self._conn.pgconn
+    def _read(self, results: list[Any] | BaseException) -> None:
+        """The execution's results (`LoopConnection.send`): one answer per request."""
+        conn = self._conn
         try:
-            pgconn.consume_input()
-            if self._flight is None:  # idle: a notice, or the end of the connection
-                if pgconn.status != _OK:
-                    raise OSError(f"{self.spec.name.decode()}: the connection was closed")
-                return
-            while not pgconn.is_busy():
-                result = pgconn.get_result()
-                if result is None:  # the statement's results are all in
-                    break
-                if self._result is None:
-                    self._result = result
-            else:
-                return  # more to come
-            result, self._result = self._result, None
+            if isinstance(results, BaseException):
+                raise results
+            result = results[0] if results else None
             if result is None or result.status != _TUPLES_OK:
                 message = result.error_message.decode(errors="replace") if result else "none"
                 raise OSError(f"{self.spec.name.decode()} failed: {message}")
-            tx = self._tx
-            tx.set_pgresult(result)
-            rows = tx.load_rows(0, result.ntuples, tuple)
-            tx.set_pgresult(None)
+            assert conn is not None
+            rows = conn.rows(result)
         except Exception as exc:
             self._broken(exc)
             return
@@ -246,9 +212,9 @@ class LoopBatches(Generic[I, R]):
     def _broken(self, exc: BaseException) -> None:
         """The connection or the statement failed: the batch under way fails with `exc`, the
         connection is dropped (the next batch opens another)."""
-        conn, self._conn, self._tx, self._result = self._conn, None, None, None
+        conn, self._conn = self._conn, None
         if conn is not None:
-            self._forget(conn)
+            conn.close()
         batch, self._flight = self._flight or [], None
         log.warning("%s: %s", self.spec.name.decode(), exc)
         self._fail(batch, exc)
@@ -273,25 +239,25 @@ class LoopBatches(Generic[I, R]):
         self._fail(batch, closed)
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._forget(conn)
-
-    def _forget(self, conn: Any) -> None:
-        """Stop watching the connection's socket, and close it."""
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._fd)
-        loop.remove_writer(self._fd)
-        self._fd = -1
-        with contextlib.suppress(Exception):
-            conn.pgconn.finish()
+            conn.close()
 
 
 _COMMAND_OK = 1  # libpq PGRES_COMMAND_OK
 _FATAL_ERROR = 7  # libpq PGRES_FATAL_ERROR
 
+#: What `LoopConnection.send` calls with the statement's results (or the OSError of a
+#: connection that broke).
+_Results = Callable[[list[Any] | BaseException], None]
 
-class _LoopConnection:
-    """One connection of `LoopStatements`: autocommit, its socket watched by the event loop,
-    one statement at a time; each `Query` prepared on it at its first run."""
+
+class LoopConnection:
+    """One PostgreSQL connection driven from the event loop: autocommit, its socket watched
+    while it lives, one statement at a time sent with one of libpq's non-blocking send calls
+    (psycopg's `pq` layer), its results handed to a callback (`send`) or awaited
+    (`results`). Rows are loaded by psycopg's own loaders (`rows`). A connection that breaks,
+    or that the server ends while it is idle, is closed (`broken`), and what waits on it
+    fails with OSError. `LoopBatches`, `LoopStatements` and `rdds.query.DataVersion` read
+    and write through it."""
 
     def __init__(self, conn: Any) -> None:
         from psycopg.adapt import Transformer
@@ -300,40 +266,61 @@ class _LoopConnection:
         self.pgconn = conn.pgconn
         self.tx = Transformer(conn)
         self.fd = self.pgconn.socket
-        self.prepared: set[bytes] = set()
-        self.waiting: asyncio.Future[list[Any]] | None = None  # the results of what was sent
-        self.results: list[Any] = []
+        self.prepared: set[bytes] = set()  # statements prepared on it (for its users)
         self.broken = False
+        self._done: _Results | None = None  # waiting for the results of what was sent
+        self._results: list[Any] = []
         self.pgconn.nonblocking = 1
         asyncio.get_running_loop().add_reader(self.fd, self._readable)
 
-    async def first(self, name: bytes, sql: str, args: list[Any]) -> tuple[Any, ...] | None:
-        """The first row (values as psycopg loads them) of prepared statement `name` (`sql`,
-        prepared first if this connection has not yet) with `args`. Raises psycopg's error
-        for a statement that failed, OSError for a connection that broke."""
-        from psycopg.adapt import PyFormat
+    @classmethod
+    async def open(cls, url: str, *setup: str) -> LoopConnection:
+        """A connection to `url` on which the statements `setup` have run."""
+        import psycopg
 
-        pgconn = self.pgconn
-        if name not in self.prepared:
-            pgconn.send_prepare(name, sql.encode())
-            (result,) = await self._sent()
-            self._raise_unless(result, _COMMAND_OK)
-            self.prepared.add(name)
-        values = self.tx.dump_sequence(args, [PyFormat.TEXT] * len(args))
-        pgconn.send_query_prepared(name, values, result_format=1)
-        (result,) = await self._sent()
-        self._raise_unless(result, _TUPLES_OK)
-        if result.ntuples == 0:
-            return None
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        try:
+            for sql in setup:
+                await conn.execute(sql)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    def send(self, send: Callable[[Any], None], done: _Results) -> None:
+        """Call `send` with the libpq connection (one of its send calls), then `done` with
+        the results, from the loop's callback that read them; the rest of what was sent is
+        flushed when the socket can take it. A connection that breaks calls `done` with the
+        OSError, from this call if it broke sending."""
+        if self.broken:
+            done(OSError("the connection is closed"))
+            return
+        self._done, self._results = done, []
+        try:
+            send(self.pgconn)
+            if self.pgconn.flush() != 0:
+                asyncio.get_running_loop().add_writer(self.fd, self._writable)
+        except Exception as exc:
+            self._fail(exc)
+
+    def results(self, send: Callable[[Any], None]) -> asyncio.Future[list[Any]]:
+        """`send`, and a future of its results."""
+        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.send(send, functools.partial(settle, fut))
+        return fut
+
+    def rows(self, result: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """The rows of `result` (at most `limit`), values as psycopg's cursors give them."""
         tx = self.tx
         tx.set_pgresult(result)
         try:
-            row: tuple[Any, ...] = tx.load_row(0, tuple)
+            n = result.ntuples if limit is None else min(limit, result.ntuples)
+            return tx.load_rows(0, n, tuple)
         finally:
             tx.set_pgresult(None)
-        return row
 
-    def _raise_unless(self, result: Any, status: int) -> None:
+    def raise_unless(self, result: Any, status: int) -> None:
+        """psycopg's error for a statement that failed; OSError for another status."""
         if result.status == status:
             return
         from psycopg import errors
@@ -341,19 +328,6 @@ class _LoopConnection:
         if result.status == _FATAL_ERROR:
             raise errors.error_from_result(result, encoding=self.conn.info.encoding)
         raise OSError(f"unexpected result status {result.status}")
-
-    def _sent(self) -> asyncio.Future[list[Any]]:
-        """The results of what was just sent (a future), the rest of it flushed when the
-        socket can take it."""
-        loop = asyncio.get_running_loop()
-        self.waiting = loop.create_future()
-        self.results = []
-        try:
-            if self.pgconn.flush() != 0:
-                loop.add_writer(self.fd, self._writable)
-        except Exception as exc:
-            self._fail(exc)
-        return self.waiting
 
     def _writable(self) -> None:
         try:
@@ -366,27 +340,30 @@ class _LoopConnection:
         pgconn = self.pgconn
         try:
             pgconn.consume_input()
-            if self.waiting is None:  # idle: a notice, or the end of the connection
+            if self._done is None:  # idle: a notice, or the end of the connection
                 if pgconn.status != _OK:
                     raise OSError("the connection was closed")
                 return
             while not pgconn.is_busy():
                 result = pgconn.get_result()
                 if result is None:  # all in
-                    waiting, self.waiting = self.waiting, None
-                    if not waiting.done():
-                        waiting.set_result(self.results)
-                    return
-                self.results.append(result)
+                    break
+                self._results.append(result)
+            else:
+                return  # more to come
         except Exception as exc:
             self._fail(exc)
+            return
+        done, self._done = self._done, None
+        results, self._results = self._results, []
+        done(results)
 
     def _fail(self, exc: BaseException) -> None:
         """The connection broke: what waits on it fails with `exc`; it is closed."""
         self.close()
-        waiting, self.waiting = self.waiting, None
-        if waiting is not None and not waiting.done():
-            waiting.set_exception(exc if isinstance(exc, OSError) else OSError(str(exc)))
+        done, self._done = self._done, None
+        if done is not None:
+            done(exc if isinstance(exc, OSError) else OSError(str(exc)))
 
     def close(self) -> None:
         if self.broken:
@@ -397,6 +374,23 @@ class _LoopConnection:
         loop.remove_writer(self.fd)
         with contextlib.suppress(Exception):
             self.pgconn.finish()
+
+
+async def _first(conn: LoopConnection, name: bytes, sql: str, args: list[Any]) -> Any:
+    """The first row (values as psycopg loads them), or None, of prepared statement `name`
+    (`sql`, prepared first if `conn` has not yet) with `args`. Raises psycopg's error for a
+    statement that failed, OSError for a connection that broke."""
+    from psycopg.adapt import PyFormat
+
+    if name not in conn.prepared:
+        (result,) = await conn.results(lambda pg: pg.send_prepare(name, sql.encode()))
+        conn.raise_unless(result, _COMMAND_OK)
+        conn.prepared.add(name)
+    values = conn.tx.dump_sequence(args, [PyFormat.TEXT] * len(args))
+    (result,) = await conn.results(lambda pg: pg.send_query_prepared(name, values, result_format=1))
+    conn.raise_unless(result, _TUPLES_OK)
+    rows = conn.rows(result, limit=1)
+    return rows[0] if rows else None
 
 
 class LoopStatements:
@@ -413,11 +407,11 @@ class LoopStatements:
         self.url = url  # libpq connection string or URI
         self.dialect = dialect  # SQLAlchemy's PostgreSQL dialect (psycopg)
         self.size = size
-        self._idle: list[_LoopConnection] = []
+        self._idle: list[LoopConnection] = []
         self._open = 0  # connections open or being opened
-        self._waiting: collections.deque[asyncio.Future[_LoopConnection]] = collections.deque()
+        self._waiting: collections.deque[asyncio.Future[LoopConnection]] = collections.deque()
         self._names: dict[int, bytes] = {}  # id(query) -> prepared statement name
-        self._running: set[_LoopConnection] = set()  # running a statement
+        self._running: set[LoopConnection] = set()  # running a statement
         self._closed = False
         self.statements = 0  # statements run (for tests and benchmarks)
 
@@ -431,7 +425,7 @@ class LoopStatements:
         self.statements += 1
         self._running.add(conn)
         try:
-            raw = await conn.first(name, c.sql, args)
+            raw = await _first(conn, name, c.sql, args)
         except Exception as exc:
             if conn.pgconn.status != _OK:  # it broke (a send that failed, say): not reused
                 conn.close()
@@ -449,7 +443,7 @@ class LoopStatements:
         self._release(conn)
         return None if raw is None else query.row(c, raw)
 
-    async def _acquire(self) -> _LoopConnection:
+    async def _acquire(self) -> LoopConnection:
         if self._closed:
             raise RuntimeError("LoopStatements is closed")
         while self._idle:
@@ -464,21 +458,18 @@ class LoopStatements:
             except BaseException:
                 self._open -= 1
                 raise
-        waiter: asyncio.Future[_LoopConnection] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[LoopConnection] = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         return await waiter
 
-    async def _connect(self) -> _LoopConnection:
-        import psycopg
+    async def _connect(self) -> LoopConnection:
+        return await LoopConnection.open(self.url)
 
-        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-        return _LoopConnection(conn)
-
-    def _busy(self) -> list[_LoopConnection]:
+    def _busy(self) -> list[LoopConnection]:
         """The connections running a statement now (for tests)."""
         return list(self._running)
 
-    def _release(self, conn: _LoopConnection) -> None:
+    def _release(self, conn: LoopConnection) -> None:
         self._running.discard(conn)
         if conn.broken:
             self._open -= 1
@@ -496,7 +487,7 @@ class LoopStatements:
         self._idle.append(conn)
 
     def _opened(
-        self, task: asyncio.Future[_LoopConnection], *, waiter: asyncio.Future[_LoopConnection]
+        self, task: asyncio.Future[LoopConnection], *, waiter: asyncio.Future[LoopConnection]
     ) -> None:
         if task.exception() is not None:
             self._open -= 1
