@@ -24,6 +24,7 @@ import pytest_asyncio
 from domreg.bench import epp as bench
 from domreg.clock import Clock
 from domreg.epp import namespaces as ns
+from domreg.epp import render
 from domreg.epp.client import EppClient, client_tls_context, parse_reply
 from domreg.epp.server import EppServer, Limits, server_tls_context
 from domreg.epp.session import Registry, Session
@@ -340,12 +341,12 @@ async def checks_held(db: Database) -> AsyncIterator[None]:
             await locker.rollback()
 
 
-async def nothing_answered(c: EppClient) -> bool:
-    try:
+async def send_unanswered(c: EppClient, data: bytes) -> None:
+    """Send `data`, and find nothing answered for a while (its checks are held)."""
+    c.writer.write(data)
+    await c.writer.drain()
+    with pytest.raises(TimeoutError):
         await asyncio.wait_for(c.reader.readexactly(1), 0.3)
-    except TimeoutError:
-        return True
-    return False
 
 
 @support.POSTGRESQL_ONLY
@@ -365,9 +366,7 @@ async def test_postgresql_checks_are_answered_without_the_task_and_frames_behind
     handled.clear()
     info = bench.info_request("a.test", "HELD-INFO")
     async with checks_held(server.registry.db):
-        c.writer.write(check("a.test", "HELD-1") + info + check("b.test", "HELD-2"))
-        await c.writer.drain()
-        assert await nothing_answered(c)
+        await send_unanswered(c, check("a.test", "HELD-1") + info + check("b.test", "HELD-2"))
     assert await answers(c, 3) == [
         (1000, "HELD-1", "a.test"),
         (2303, "HELD-INFO", None),
@@ -385,9 +384,7 @@ async def test_shutdown_sends_the_answer_of_a_check_being_read_then_closes(
 ) -> None:
     c = await client()
     async with checks_held(server.registry.db):
-        c.writer.write(check("a.test", "LAST-1"))
-        await c.writer.drain()
-        assert await nothing_answered(c)
+        await send_unanswered(c, check("a.test", "LAST-1"))
         stopping = asyncio.create_task(server.shutdown(grace=10))
         await asyncio.sleep(0.2)
         assert not stopping.done()  # the check is still in flight
@@ -403,9 +400,7 @@ async def test_a_client_gone_while_its_check_is_read_leaves_the_server_answering
 ) -> None:
     gone = await client()
     async with checks_held(server.registry.db):
-        gone.writer.write(check("a.test", "GONE-1") + check("b.test", "GONE-2"))
-        await gone.writer.drain()
-        assert await nothing_answered(gone)
+        await send_unanswered(gone, check("a.test", "GONE-1") + check("b.test", "GONE-2"))
         gone.writer.transport.abort()
         await asyncio.sleep(0.2)
     c = await client()
@@ -422,9 +417,26 @@ async def test_a_check_read_for_longer_than_the_idle_limit_is_answered_and_the_s
     """The idle limit counts while the client waits for nothing: not during a slow read."""
     c = await client()
     async with checks_held(server.registry.db):
-        c.writer.write(check("slow.test", "SLOW-1"))
-        await c.writer.drain()
+        await send_unanswered(c, check("slow.test", "SLOW-1"))
         await asyncio.sleep(2.5 * IDLE)
     assert (await answers(c, 1))[0][:2] == (1000, "SLOW-1")
     c.writer.write(check("next.test", "NEXT-1"))
     assert (await answers(c, 1))[0][:2] == (1000, "NEXT-1")
+
+
+@support.POSTGRESQL_ONLY
+@INLINE
+async def test_a_check_whose_answer_cannot_be_made_is_answered_2400_and_the_session_goes_on(
+    server: EppServer, client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = await client()
+
+    def broken(items: Any) -> str:
+        raise RuntimeError("a bug in rendering")
+
+    monkeypatch.setattr(render, "domain_check", broken)
+    c.writer.write(check("a.test", "BROKEN-1"))
+    assert (await answers(c, 1))[0][:2] == (2400, "BROKEN-1")
+    monkeypatch.undo()
+    c.writer.write(check("b.test", "AFTER-1"))
+    assert (await answers(c, 1))[0][:2] == (1000, "AFTER-1")

@@ -248,13 +248,17 @@ def _checked_loop(
     cltrid: str | None,
     items: list[domain.CheckItem] | BaseException,
 ) -> None:
-    """`answered` with the response to a plain check read by `LoopReads.check`."""
+    """`answered` with the response to a plain check read by `LoopReads.check`: always
+    called, with a 2400 if the read failed or its answer could not be made."""
     if isinstance(items, BaseException):
-        answered(_failed(svtrid, cltrid, items))
+        response = _failed(svtrid, cltrid, items)
     else:
-        answered(
-            render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
-        )
+        try:
+            res_data = render.domain_check(items)
+            response = render.response(Result.SUCCESS, svtrid, cltrid, res_data=res_data)
+        except Exception as exc:
+            response = _failed(svtrid, cltrid, exc)
+    answered(response)
 
 
 class Session:

@@ -237,9 +237,8 @@ class LoopReads:
         Taken: a check of plain names (a list, no extension) and an info without authInfo
         or `<launch:info>`. A bad info name raises the flow's 2005 here.
         """
-        loop = asyncio.get_running_loop()
         if verb == "check" and type(data) is list:
-            fut: asyncio.Future[list[domain.CheckItem]] = loop.create_future()
+            fut: asyncio.Future[list[domain.CheckItem]] = asyncio.get_running_loop().create_future()
             self.check(data, functools.partial(settle, fut))
             return fut
         if (
