@@ -424,7 +424,6 @@ async def test_a_check_read_for_longer_than_the_idle_limit_is_answered_and_the_s
     assert (await answers(c, 1))[0][:2] == (1000, "NEXT-1")
 
 
-@support.POSTGRESQL_ONLY
 @INLINE
 async def test_a_check_whose_answer_cannot_be_made_is_answered_2400_and_the_session_goes_on(
     server: EppServer, client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch

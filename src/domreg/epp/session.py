@@ -242,23 +242,29 @@ def _internal(svtrid: str) -> str:
     return f"Command failed: internal error, logged as {svtrid}"
 
 
-def _checked_loop(
+def _check_response(
+    svtrid: str, cltrid: str | None, items: list[domain.CheckItem] | BaseException
+) -> bytes:
+    """The response to a plain check: its items, or a 2400 if the read failed (`items` is
+    the exception) or the answer could not be made."""
+    if isinstance(items, BaseException):
+        return _failed(svtrid, cltrid, items)
+    try:
+        res_data = render.domain_check(items)
+        return render.response(Result.SUCCESS, svtrid, cltrid, res_data=res_data)
+    except Exception as exc:
+        return _failed(svtrid, cltrid, exc)
+
+
+def _answer_check(
     answered: Callable[[bytes], Any],
     svtrid: str,
     cltrid: str | None,
     items: list[domain.CheckItem] | BaseException,
 ) -> None:
-    """`answered` with the response to a plain check read by `LoopReads.check`: always
-    called, with a 2400 if the read failed or its answer could not be made."""
-    if isinstance(items, BaseException):
-        response = _failed(svtrid, cltrid, items)
-    else:
-        try:
-            res_data = render.domain_check(items)
-            response = render.response(Result.SUCCESS, svtrid, cltrid, res_data=res_data)
-        except Exception as exc:
-            response = _failed(svtrid, cltrid, exc)
-    answered(response)
+    """`answered` with the response to a plain check read by `LoopReads.check` (always
+    called, with a 2400 if the read failed)."""
+    answered(_check_response(svtrid, cltrid, items))
 
 
 class Session:
@@ -324,16 +330,16 @@ class Session:
     def _check_now(self, inline: InlineChecks, names: list[str], cltrid: str | None) -> bytes:
         svtrid, _ = self._count_check()
         try:
-            items = inline.check(names)
-        except Exception:
-            return _failed(svtrid, cltrid)
-        return render.response(Result.SUCCESS, svtrid, cltrid, res_data=render.domain_check(items))
+            items: list[domain.CheckItem] | BaseException = inline.check(names)
+        except Exception as exc:
+            items = exc
+        return _check_response(svtrid, cltrid, items)
 
     async def _check_loop(self, reads: LoopReads, names: list[str], cltrid: str | None) -> bytes:
         svtrid, _ = self._count_check()
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         reads.check(
-            names, functools.partial(_checked_loop, functools.partial(settle, fut), svtrid, cltrid)
+            names, functools.partial(_answer_check, functools.partial(settle, fut), svtrid, cltrid)
         )
         return await fut
 
@@ -349,7 +355,7 @@ class Session:
             return False
         names, cltrid = check
         svtrid, _ = self._count_check()
-        reads.check(names, functools.partial(_checked_loop, answered, svtrid, cltrid))
+        reads.check(names, functools.partial(_answer_check, answered, svtrid, cltrid))
         return True
 
     # ---------------------------------------------------------------- every frame
