@@ -17,6 +17,7 @@ from sqlalchemy import func, inspect, select
 
 from domreg.clock import FixedClock
 from domreg.config import Config
+from domreg.dns import delegation
 from domreg.escrow import deposit, model, restore, ryde, verify, writer
 from domreg.escrow import source as src
 from domreg.flows.registrar_data import set_rdds_data
@@ -299,9 +300,22 @@ async def test_verify_finds_count_and_reference_errors(db, populated, clock):
     assert problems and problems[0].startswith("RDE_SCHEMA_VALIDATION_ERROR")
 
 
+def _delegations(conn: Any) -> dict[str, str | None]:
+    d = t.domains
+    return dict(
+        conn.execute(select(d.c.name, d.c.delegation).where(d.c.deleted_at.is_(None))).all()
+    )
+
+
 async def test_restore_answers_epp_info_as_the_original(
-    db, populated, clock, cfg, keys, tmp_path, tls_dir, client_tls, database_url
+    db, populated, clock, cfg, keys, tmp_path, tls_dir, client_tls, database_url, connect
 ):
+    from tests.registry_data import domain, ok, update
+
+    x = await connect()  # glue: alpha.test delegated to its own child too
+    await login(x, "ClientX", support.PASSWORDS["ClientX"])
+    ns1 = "<domain:hostObj>ns1.alpha.test</domain:hostObj>"
+    await ok(x, update("alpha.test", f"<domain:add><domain:ns>{ns1}</domain:ns></domain:add>"))
     rdds_set_at = clock.now()
     _publish_registrar_data(db, rdds_set_at)
     day = (clock.now() + timedelta(days=1)).date()
@@ -319,6 +333,11 @@ async def test_restore_answers_epp_info_as_the_original(
             ):
                 result = restore.restore(other, fh, "test", clock.now())
             assert result.counts[model.DOMAIN] == 4
+            # Each domain's zone lines, as the original's and as its rows give them.
+            with db.read() as conn, other.read() as restored:
+                assert _delegations(restored) == _delegations(conn)
+                assert any(text and " IN A " in text for text in _delegations(restored).values())
+                assert delegation.stale(restored) == []
             if backend == "postgresql":  # planner statistics gathered at once
                 with other.read() as conn:
                     analyzed = conn.exec_driver_sql(
@@ -359,7 +378,6 @@ async def test_restore_answers_epp_info_as_the_original(
                 with other.write() as conn:
                     registry.credit(conn, clock.now(), "ClientX", support.FUNDS)
                 from domreg.epp.client import EppClient
-                from tests.registry_data import domain, ok
 
                 c = await EppClient.connect("127.0.0.1", restored.ports[0], client_tls)
                 await login(c, "ClientX", result.passwords["ClientX"])

@@ -18,7 +18,9 @@ only the tables it is made from (`domain_hosts`, `hosts` names, `host_addresses`
   glue; an address change the glue of its superordinate domain (`refresh_linked`);
 - purge: the purged domain loses its links, and the domains that used its subordinate hosts
   lose those nameservers;
-- escrow restore and the migration that added the column (`refresh_all`).
+- escrow restore: each domain is inserted with its text, `render`ed from the deposit's
+  name servers, DS data and host addresses (`escrow/restore.py`);
+- the migration that added the column, and bulk loads (`refresh_all`).
 
 Host create and delete change nothing here (a new host has no links; a linked host cannot be
 deleted); nor do statuses, restores (redemption keeps the links) or transfers. `domreg

@@ -186,6 +186,9 @@ class Loader:
         self.registrar_ids: dict[str, int] = {}
         self.contact_ids: dict[str, int] = {}
         self.host_ids: dict[str, int] = {}
+        # Addresses of the hosts that have some (subordinate ones): the glue of the
+        # delegation text each domain is inserted with (`dns/delegation.py`).
+        self.host_addresses: dict[str, list[tuple[str, str]]] = {}
         self.next_id = {"contacts": 1, "hosts": 1, "domains": 1}
         self.tld: Any = None
         # History rows of restored objects record their state as of the deposit's watermark.
@@ -372,6 +375,8 @@ class Loader:
         )
         for address, version in obj["addresses"]:
             self.out.add("host_addresses", {"host_id": hid, "address": address, "version": version})
+        if obj["addresses"]:
+            self.host_addresses[obj["name"]] = obj["addresses"]
         self._statuses(obj["roid"], obj["statuses"])
         self._history(
             "host",
@@ -429,6 +434,7 @@ class Loader:
                 "trn_expires_at": trn.get("expires_at"),
                 "trn_period_months": None,
                 "deleted_at": None,
+                "delegation": self._delegation(obj),
             },
         )
         for kind, handle in obj["contacts"]:
@@ -493,6 +499,21 @@ class Loader:
             },
         )
 
+    def _delegation(self, obj: dict[str, Any]) -> str | None:
+        """The domain's delegation text, from what the deposit gives: its name servers, DS
+        data, and the addresses of those of its name servers that are subordinate to it
+        (named by one label more than the domain: the hosts `finish` makes its children).
+        Every restored host is live."""
+        name = obj["name"]
+        glue = [
+            (host, address, version)
+            for host in obj["ns"]
+            if host.partition(".")[2] == name
+            for address, version in self.host_addresses.get(host, ())
+        ]
+        ds = [tuple(d[:4]) for d in obj["ds"]]
+        return delegation.render(name, obj["ns"], ds, glue)
+
     def _grace(self, obj: dict[str, Any]) -> Iterator[tuple[str, datetime, datetime]]:
         tld = self.tld
         changed = obj["updated_at"] or obj["created_at"]
@@ -539,8 +560,6 @@ class Loader:
         )
         for statement in self.deferred:
             self.conn.execute(text(statement))
-        # The zone lines of every domain, from the links, hosts and DS data just loaded.
-        delegation.refresh_all(self.conn)
         if self.conn.dialect.name == "postgresql":
             for table in ("contacts", "hosts", "domains"):
                 self.conn.execute(
