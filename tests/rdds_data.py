@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from domreg.clock import Clock
-from domreg.flows import contact, dnssec, domain, host
+from domreg.flows import contact, dnssec, domain, domain_create, host
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.flows.registrar_data import set_rdds_data
 from domreg.store import schema as t
@@ -73,7 +73,7 @@ def populate(db: Database, now: datetime | None = None) -> Data:
             pc="62701",
             cc="US",
         )
-    run(db, y, now, domain.create, domain.DomainCreate("dns.net", "Auth-dns1"))
+    run(db, y, now, domain_create.create, domain.DomainCreate("dns.net", "Auth-dns1"))
     run(
         db,
         y,
@@ -123,7 +123,7 @@ def populate(db: Database, now: datetime | None = None) -> Data:
         db,
         x,
         now,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(
             "example.test",
             "Auth-ex1",
@@ -142,17 +142,17 @@ def populate(db: Database, now: datetime | None = None) -> Data:
             "example.test", add_statuses=(("clientTransferProhibited", None, None),)
         ),
     )
-    run(db, x, now, domain.create, domain.DomainCreate("xn--bcher-kva.test", "Auth-idn1"))
+    run(db, x, now, domain_create.create, domain.DomainCreate("xn--bcher-kva.test", "Auth-idn1"))
     run(db, x, now, host.create, host.HostCreate("ns1.xn--bcher-kva.test", (("192.0.2.10", "v4"),)))
     for i in (1, 2, 3):
         run(
             db,
             y,
             now,
-            domain.create,
+            domain_create.create,
             domain.DomainCreate(f"exam{i}.test", "Auth-exam1", ns=("ns2.dns.net",)),
         )
-    run(db, y, now, domain.create, domain.DomainCreate("other.test", "Auth-other1"))
+    run(db, y, now, domain_create.create, domain.DomainCreate("other.test", "Auth-other1"))
     z = actor(db, "ClientZ")
     open_postal = contact.PostalInfo(
         "int", "Olga Open", None, ("5 Open Way",), "Paris", None, "75001", "FR"
@@ -176,7 +176,7 @@ def populate(db: Database, now: datetime | None = None) -> Data:
         db,
         z,
         now,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate("open.test", "Auth-open1", registrant="open-1"),
     )
     return Data(now, x, y)

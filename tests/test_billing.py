@@ -18,7 +18,7 @@ from hypothesis import strategies as s
 from sqlalchemy import func, insert, select, update
 from sqlalchemy import text as sql_text
 
-from domreg.flows import billing, domain, pricing
+from domreg.flows import billing, domain, domain_create, pricing
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.flows.fees import FeeStatement
 from domreg.flows.registry import RegistryError
@@ -94,7 +94,7 @@ class Billing:
 
         return self.run(  # type: ignore[no-any-return]
             actor,
-            domain.create,
+            domain_create.create,
             domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y"), fee=fee),
         )
 
@@ -286,7 +286,7 @@ def test_premium_names_are_available_and_charged_their_own_prices(bill: Billing)
     bill.fails(
         Result.PARAMETER_VALUE_RANGE_ERROR,
         bill.x,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="gold.test", auth_info=PW),
     )
     bill.create(bill.x, "gold.test", years=2, fee=FeeStatement(200000))
@@ -320,7 +320,7 @@ def test_reserved_name_create_is_2302_with_its_reason_and_check_says_reserved(
     err = bill.fails(
         Result.OBJECT_EXISTS,
         bill.x,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="NIC.test", auth_info=PW, period=Period(1, "y")),
     )
     assert err.reason == "reserved: registry operations"
@@ -346,7 +346,7 @@ def test_insufficient_funds_is_2104_and_changes_nothing(bill: Billing) -> None:
     err = bill.fails(
         Result.BILLING_FAILURE,
         bill.x,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="two.test", auth_info=PW, period=Period(2, "y")),
     )
     assert "insufficient funds" in err.reason and "20.00" in err.reason and "19.99" in err.reason
@@ -424,7 +424,7 @@ def test_account_in_another_currency_is_2104(bill: Billing) -> None:
     err = bill.fails(
         Result.BILLING_FAILURE,
         bill.z,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="euro.test", auth_info=PW, period=Period(1, "y")),
     )
     assert "EUR" in err.reason and "USD" in err.reason
@@ -516,7 +516,7 @@ def test_no_low_balance_message_without_a_threshold_or_when_landing_on_it(
 
 def _alone(ctx: Context, cmd: domain.DomainCreate) -> domain.DomainCreated:
     """A create that is all its transaction does, as an EPP command's (`create`'s `sole`)."""
-    return domain.create(ctx, cmd, sole=True)
+    return domain_create.create(ctx, cmd, sole=True)
 
 
 def _cmd(name: str, years: int = 1) -> domain.DomainCreate:
@@ -581,7 +581,7 @@ def test_a_create_alone_that_loses_the_race_for_its_name_is_2302_and_writes_noth
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
         with bill.db.write() as conn:
-            domain.create(
+            domain_create.create(
                 Context(conn, NOW, bill.y, "CL-1", bill.svtrids.next()), _cmd("race.test")
             )
             loser = pool.submit(bill.run, bill.x, _alone, _cmd("race.test"))
@@ -616,9 +616,11 @@ def test_a_create_said_to_be_alone_inside_an_open_transaction_joins_it(bill: Bil
 
     before = support.dump(bill.db)
     with pytest.raises(Boom), bill.db.write() as conn:
-        domain.create(Context(conn, NOW, bill.x, "CL-1", bill.svtrids.next()), _cmd("first.test"))
+        domain_create.create(
+            Context(conn, NOW, bill.x, "CL-1", bill.svtrids.next()), _cmd("first.test")
+        )
         ctx = Context(conn, NOW, bill.x, "CL-2", bill.svtrids.next())
-        domain.create(ctx, _cmd("second.test"), sole=True)
+        domain_create.create(ctx, _cmd("second.test"), sole=True)
         raise Boom
     assert support.dump(bill.db) == before
 
@@ -822,7 +824,7 @@ def test_balance_is_always_the_ledger_sum_and_never_below_the_credit_limit(
             cmd = domain.DomainCreate(
                 name=name, auth_info=PW, period=Period(years, "y"), fee=GENEROUS
             )
-            run(kind, actor, lambda ctx, cmd=cmd: domain.create(ctx, cmd))
+            run(kind, actor, lambda ctx, cmd=cmd: domain_create.create(ctx, cmd))
         elif row is None and kind in ("renew", "request", "approve", "transfer"):
             event(f"{kind} skipped: no such name")
         elif kind == "renew":

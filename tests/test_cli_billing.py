@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from domreg.cli.main import main
-from domreg.flows import billing, domain
+from domreg.flows import billing, domain, domain_create
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.model.periods import Period
 from domreg.store import schema as t
@@ -64,7 +64,7 @@ class Cli:
 
     def create(self, clid: str, now: datetime, name: str, years: int = 1) -> Any:
         cmd = domain.DomainCreate(name=name, auth_info=PW, period=Period(years, "y"))
-        return self.run(clid, now, domain.create, cmd)
+        return self.run(clid, now, domain_create.create, cmd)
 
     def rows(self, table: Any, *where: Any) -> list[Any]:
         """The rows in primary-key order: a table scan has none (PostgreSQL moves updated rows)."""

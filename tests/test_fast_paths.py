@@ -1,13 +1,12 @@
 """The hot commands' fast paths give what the general code gives, on each backend.
 
-`domain.create` builds its history snapshot from the values it wrote instead of reading the
-domain back, reads its TLD, accreditation, holder, reserved reason and price in one
-statement (with the TLD's launch phase), and inserts with ON CONFLICT instead of a
-savepoint; these tests hold each of
-those to the general code's answer (`domain.snapshot`, `billing.quote`, the grace period
-from the TLD row). On PostgreSQL it writes its history, outbox, charge, ledger and grace rows
-in one statement: the rows are held to those `record`, `billing.charge` and
-`lifecycle.created` write, and a 2104 to writing nothing.
+`domain_create.create` builds its history snapshot from the values it wrote instead of
+reading the domain back, reads its TLD, accreditation, holder, reserved reason and price in
+one statement (with the TLD's launch phase), and inserts with ON CONFLICT instead of a
+savepoint; these tests hold each of those to the general code's answer (`domain.snapshot`,
+`billing.quote`, the grace period from the TLD row). On PostgreSQL it writes its history,
+outbox, charge, ledger and grace rows in one statement: the rows are held to those `record`,
+`billing.charge` and `lifecycle.created` write, and a 2104 to writing nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from domreg.clock import Clock
-from domreg.flows import billing, contact, domain, fees, host, launch, lifecycle
+from domreg.flows import billing, contact, domain, domain_create, fees, host, launch, lifecycle
 from domreg.flows.base import Actor, Context, SvTrIds, record
 from domreg.model.errors import EppError
 from domreg.model.results import Result
@@ -73,7 +72,7 @@ def test_create_snapshot_is_the_read_back_one(db: Database, with_links: bool) ->
             registrant="jo1",
             contacts=(("tech", "jo1"), ("admin", "al1"), ("admin", "jo1"), ("tech", "jo1")),
         )
-    _run(db, x, domain.create, cmd)
+    _run(db, x, domain_create.create, cmd)
     recorded = _history(db, cmd.name)
     assert recorded == _read_back(db, cmd.name)
     assert recorded["statuses"] == (["ok"] if with_links else ["inactive"])
@@ -105,7 +104,7 @@ def test_create_charges_what_quote_says_and_opens_the_add_grace(db: Database) ->
         }
     assert quotes["a"].amount == 2 * 777 and quotes["gold"].amount == 100_000
     for label, fee in (("a", None), ("gold", fees.FeeStatement(50_000, "USD"))):
-        _run(db, x, domain.create, domain.DomainCreate(f"{label}.test", "pw-X1", fee=fee))
+        _run(db, x, domain_create.create, domain.DomainCreate(f"{label}.test", "pw-X1", fee=fee))
     with db.read() as conn:
         rows = conn.execute(
             select(t.ledger.c.domain_name, t.ledger.c.amount).where(t.ledger.c.kind == "create")
@@ -135,7 +134,7 @@ def test_create_refusals_keep_their_order(db: Database) -> None:
                 t.registrar_tlds.c.registrar_id == x.id, t.registrar_tlds.c.tld_id != tld_id
             )
         )
-    _run(db, x, domain.create, domain.DomainCreate("taken.test", "pw-X1"))
+    _run(db, x, domain_create.create, domain.DomainCreate("taken.test", "pw-X1"))
     cases = [
         ("x.b.test", Result.PARAMETER_VALUE_POLICY_ERROR, "not directly under a TLD"),
         ("x.com", Result.AUTHORIZATION_ERROR, "not accredited"),
@@ -144,7 +143,7 @@ def test_create_refusals_keep_their_order(db: Database) -> None:
     ]
     for name, code, reason in cases:
         with pytest.raises(EppError) as caught:
-            _run(db, x, domain.create, domain.DomainCreate(name, "pw-X1"))
+            _run(db, x, domain_create.create, domain.DomainCreate(name, "pw-X1"))
         assert caught.value.code == code and reason in caught.value.reason, name
 
 
@@ -190,7 +189,7 @@ def test_create_writes_what_record_charge_and_created_write(db: Database, with_n
             .values(low_balance_threshold=before - 1)
         )
     ns = ("ns1.other.example",) if with_ns else ()
-    created = _run(db, x, domain.create, domain.DomainCreate("tail.test", "pw-X1", ns=ns))
+    created = _run(db, x, domain_create.create, domain.DomainCreate("tail.test", "pw-X1", ns=ns))
     general_svtrid = SVTRIDS.next()
     with db.write() as conn:
         row = conn.execute(select(t.domains).where(t.domains.c.name == "tail.test")).one()
@@ -259,7 +258,7 @@ def test_create_2104_writes_nothing(db: Database) -> None:
         )
     before = counts()
     with pytest.raises(EppError) as caught:
-        _run(db, x, domain.create, domain.DomainCreate("poor.test", "pw-X1"))
+        _run(db, x, domain_create.create, domain.DomainCreate("poor.test", "pw-X1"))
     assert caught.value.code == Result.BILLING_FAILURE
     assert "insufficient funds" in caught.value.reason
     assert counts() == before
@@ -277,8 +276,8 @@ def _phase_by_rule(phases: list[launch.PhaseView], now: datetime) -> launch.Acti
 
 
 def test_create_reads_the_launch_phase_the_rule_gives(db: Database) -> None:
-    """The phase `domain.create` reads with its facts (and `launch.active_phase` alone) is
-    the one the rule gives, at and around every boundary, with and without phase rows."""
+    """The phase `domain_create.create` reads with its facts (and `launch.active_phase` alone)
+    is the one the rule gives, at and around every boundary, with and without phase rows."""
     start = datetime(2031, 3, 1, 12, 0, 0)
     tick = timedelta(microseconds=1)
     with db.write() as conn:
@@ -292,7 +291,7 @@ def test_create_reads_the_launch_phase_the_rule_gives(db: Database) -> None:
             rows = phases if tld == "test" else []
             for edge in (start, start + timedelta(days=30), start + timedelta(days=40)):
                 for now in (edge - tick, edge, edge + tick):
-                    facts = domain._CREATE_FACTS.first(
+                    facts = domain_create._CREATE_FACTS.first(
                         conn, tld=tld, name=f"a.{tld}", label="a", registrar_id=x.id, now=now
                     )
                     expected = _phase_by_rule(rows, now)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from domreg.flows import contact, domain
+from domreg.flows import contact, domain, domain_create
 from domreg.flows import transfer as trn
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.model import statuses as st
@@ -420,12 +420,12 @@ def test_info_shows_linked_while_a_live_domain_uses_the_contact(own: Registry) -
     own.run(B, contact.create, new_contact("other-1"))
     own.run(
         A,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="example.test", auth_info="d-pw-1", registrant="sh8013"),
     )
     own.run(
         A,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(
             name="second.test", auth_info="d-pw-1", contacts=(("admin", "other-1"),)
         ),
@@ -652,7 +652,7 @@ def test_delete_prohibited_by_status_is_2304(own: Registry) -> None:
 def test_delete_of_a_contact_a_domain_uses_is_2305(own: Registry) -> None:
     own.run(
         B,
-        domain.create,
+        domain_create.create,
         domain.DomainCreate(name="example.test", auth_info="d-pw-1", registrant="sh8013"),
     )
     err = own.fails(Result.OBJECT_ASSOCIATION_PROHIBITS_OPERATION, A, contact.delete_, "sh8013")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from domreg.flows import domain, host
+from domreg.flows import domain, domain_create, host
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.model import statuses as st
 from domreg.model.errors import EppError
@@ -109,7 +109,7 @@ def reg(database_url: str) -> Iterator[Registry]:
 
 
 def make_domain(reg: Registry, actor: Actor, name: str) -> None:
-    reg.run(actor, domain.create, domain.DomainCreate(name=name, auth_info="domain-pw-1"))
+    reg.run(actor, domain_create.create, domain.DomainCreate(name=name, auth_info="domain-pw-1"))
 
 
 def make_host(reg: Registry, actor: Actor, name: str, *addresses: tuple[str, str]) -> None:

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domreg.clock import Clock, FixedClock
-from domreg.flows import billing, contact, domain, host, lifecycle
+from domreg.flows import billing, contact, domain, domain_create, host, lifecycle
 from domreg.flows import transfer as trn
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.jobs import lifecycle as jobs
@@ -108,7 +108,7 @@ class World:
 
     def create(self, actor: Actor, name: str, years: int = 1) -> domain.DomainCreated:
         cmd = domain.DomainCreate(name=name, auth_info=AUTH, period=Period(years, "y"))
-        created: domain.DomainCreated = self.run(actor, domain.create, cmd)
+        created: domain.DomainCreated = self.run(actor, domain_create.create, cmd)
         return created
 
     def delete(self, actor: Actor, name: str) -> Result:

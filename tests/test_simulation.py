@@ -29,7 +29,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from domreg.flows import domain, lifecycle, rgp
+from domreg.flows import domain, domain_create, lifecycle, rgp
 from domreg.flows.base import Actor, Context, SvTrIds
 from domreg.jobs import lifecycle as jobs
 from domreg.model import statuses as st
@@ -140,7 +140,7 @@ class Simulation:
         cmd = domain.DomainCreate(
             name=name, auth_info=value, period=Period(self.rng.randint(1, 10), "y")
         )
-        if self.run("create", actor, domain.create, cmd):
+        if self.run("create", actor, domain_create.create, cmd):
             self.auth[name] = value
             if self.rng.random() < 0.08:  # a mistake, deleted at once inside the add grace
                 self.run("delete", actor, domain.delete_, name)

@@ -138,12 +138,12 @@ def registrar_id(db: Database, clid: str) -> int:
 
 def create_domain(db: Database, clid: str, name: str, auth: str = "auth-Code-123") -> None:
     """A domain registered directly through the domain flow (as EPP would)."""
-    from domreg.flows import domain
+    from domreg.flows import domain, domain_create
     from domreg.flows.base import Actor, Context
 
     with db.write() as conn:
         ctx = Context(conn, Clock().now(), Actor(registrar_id(db, clid), clid), None, f"T-{name}")
-        domain.create(ctx, domain.DomainCreate(name, auth))
+        domain_create.create(ctx, domain.DomainCreate(name, auth))
 
 
 def dump_without_audit(db: Database) -> dict[str, list[tuple[object, ...]]]:
@@ -179,7 +179,7 @@ def create_contact(db: Database, clid: str, handle: str) -> None:
 
 def link_domain(db: Database, clid: str, name: str, registrant: str, tech: str) -> None:
     """A domain with `registrant` and a tech contact, created through the domain flow."""
-    from domreg.flows import domain
+    from domreg.flows import domain, domain_create
     from domreg.flows.base import Actor, Context
 
     cmd = domain.DomainCreate(
@@ -187,4 +187,4 @@ def link_domain(db: Database, clid: str, name: str, registrant: str, tech: str) 
     )
     with db.write() as conn:
         ctx = Context(conn, Clock().now(), Actor(registrar_id(db, clid), clid), None, f"T-{name}")
-        domain.create(ctx, cmd)
+        domain_create.create(ctx, cmd)

@@ -815,7 +815,7 @@ def populate(url: str, registrars: int, per_registrar: int) -> dict[str, str]:
     from sqlalchemy import select
 
     from domreg.clock import Clock
-    from domreg.flows import domain, registry
+    from domreg.flows import domain, domain_create, registry
     from domreg.flows.base import Actor, Context
     from domreg.store import migrate
     from domreg.store import schema as t
@@ -843,7 +843,7 @@ def populate(url: str, registrars: int, per_registrar: int) -> dict[str, str]:
             with db.write() as conn:
                 for k in range(per_registrar):
                     ctx = Context(conn, now, actor, None, f"BENCH-SETUP-{r}-{k}")
-                    domain.create(ctx, domain.DomainCreate(info_name(r, k), AUTH_INFO))
+                    domain_create.create(ctx, domain.DomainCreate(info_name(r, k), AUTH_INFO))
         if not db.is_sqlite:
             # Planner statistics of the loaded tables, as autovacuum gathers them within a
             # minute of a load: without them the plans made at the server's start take the

@@ -65,7 +65,7 @@ def populate(url: str, domains: int) -> list[str]:
     """Schema, TLD, one registrar with its published data, contacts, hosts and `domains`
     domains created through the flows. Returns the domain names."""
     from domreg.clock import Clock
-    from domreg.flows import contact, dnssec, domain, host, registry
+    from domreg.flows import contact, dnssec, domain, domain_create, host, registry
     from domreg.flows.base import Actor, Context, SvTrIds
     from domreg.flows.registrar_data import set_rdds_data
     from domreg.store import migrate
@@ -108,7 +108,7 @@ def populate(url: str, domains: int) -> list[str]:
             def ctx() -> Context:
                 return Context(conn, now, actor, "BENCH", ids.next())
 
-            domain.create(ctx(), domain.DomainCreate(f"dns.{TLD}", "Auth-bench1"))
+            domain_create.create(ctx(), domain.DomainCreate(f"dns.{TLD}", "Auth-bench1"))
             for n in (1, 2):
                 host.create(
                     ctx(),
@@ -126,7 +126,7 @@ def populate(url: str, domains: int) -> list[str]:
                 12345, 13, 2, "49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4C3C0F1B2E5B2E3F0A1B2C3D"
             )
             for name in names:
-                domain.create(
+                domain_create.create(
                     ctx(),
                     domain.DomainCreate(
                         name,

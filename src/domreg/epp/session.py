@@ -34,7 +34,7 @@ from domreg.clock import Clock
 from domreg.epp import codec, extensions, fastpath, render
 from domreg.epp import namespaces as ns
 from domreg.epp.extensions import unhandled
-from domreg.flows import checks, contact, domain, host, poll, rgp, session
+from domreg.flows import checks, contact, domain, domain_create, host, poll, rgp, session
 from domreg.flows.base import Actor, Context, Policy, SvTrIds
 from domreg.flows.inlinechecks import InlineChecks
 from domreg.flows.loopreads import LoopReads
@@ -115,7 +115,7 @@ LOOP_ANSWERS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 
 
 def _domain_create(ctx: Context, cmd: domain.DomainCreate) -> tuple[Any, ...]:
-    created = domain.create(ctx, cmd, sole=True)  # the command is its transaction
+    created = domain_create.create(ctx, cmd, sole=True)  # the command is its transaction
     return Result.SUCCESS, render.domain_created(created), created
 
 

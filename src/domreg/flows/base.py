@@ -188,7 +188,7 @@ def record_params(
     snapshot: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The binds of `record`'s history row and of its outbox row (without `tld`), for a
-    caller that writes them in a statement of its own (`domain.create` on PostgreSQL)."""
+    caller that writes them in a statement of its own (`domain_create.create` on PostgreSQL)."""
     history = {
         "svtrid": ctx.svtrid,
         "cltrid": ctx.cltrid,
@@ -232,7 +232,7 @@ _HISTORY = _insert_all(
 _OUTBOX = _insert_all(
     t.outbox, "created_at", "topic", "object_type", "roid", "name", "tld", "svtrid"
 )
-#: `record`'s two statements, for a caller that composes them into one (`domain.create`).
+#: `record`'s two statements, for a caller that composes them into one (`domain_create.create`).
 HISTORY_INSERT = cast(Insert, _HISTORY.statement)
 OUTBOX_INSERT = cast(Insert, _OUTBOX.statement)
 

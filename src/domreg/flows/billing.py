@@ -143,7 +143,7 @@ _CHARGE = Query(
     .returning(_reg.c.balance, _reg.c.low_balance_threshold)
 )
 #: The charge's conditional UPDATE, for a caller that composes it into one statement with
-#: what follows it (`domain.create` on PostgreSQL).
+#: what follows it (`domain_create.create` on PostgreSQL).
 CHARGE_UPDATE = cast(Update, _CHARGE.statement)
 _LEDGER = Query(
     insert(t.ledger)

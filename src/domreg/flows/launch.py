@@ -178,9 +178,10 @@ class Active:
 
 
 def phase_columns(tld_id: Any, now: Any) -> tuple[Any, Any, Any]:
-    """The columns that tell a TLD's phase at `now`, for a statement on its row (`domain.create`
-    reads them with the rest of its facts) or alone (`active_phase`): `phased`, whether the TLD
-    has phase rows, and the active phase's `phase` and `sub_phase` (NULL: none is active).
+    """The columns that tell a TLD's phase at `now`, for a statement on its row
+    (`domain_create.create` reads them with the rest of its facts) or alone (`active_phase`):
+    `phased`, whether the TLD has phase rows, and the active phase's `phase` and `sub_phase`
+    (NULL: none is active).
     Phases never overlap; were two active, the one that started first would count."""
     p = t.tld_phases
     active = (

@@ -1,34 +1,35 @@
 """domain:create on PostgreSQL from the event loop (`store/loop.py LoopStatements`).
 
-`domain.create` with `sole` (an EPP command's create) runs a create with nothing to link in
-autocommit: its facts SELECT, then one write statement committed as it runs. `LoopWrites`
-runs those same two statements (`domain.create_steps`: the same checks, in the same order,
-from the same code) from the event loop, on connections of its own sent and read with
-libpq's non-blocking calls: no thread pool hand-off and no psycopg cursor per statement.
-Each create is its own statements on its own connection while they run (no batching): its
-write is committed, durably, before its answer is made.
+`domain_create.create` with `sole` (an EPP command's create) runs a create with nothing to
+link in autocommit: its facts SELECT, then one write statement committed as it runs.
+`LoopWrites` runs those same two statements (`domain_create.create_steps`: the same checks,
+in the same order, from the same code) from the event loop, on connections of its own sent
+and read with libpq's non-blocking calls: no thread pool hand-off and no psycopg cursor per
+statement. Each create is its own statements on its own connection while they run (no
+batching): its write is committed, durably, before its answer is made.
 
 The facts SELECT is made only for the first create of a registrar in a TLD (and after one
 that was handed back): the TLD-wide part of its row (the TLD's policy and prices, the
 registrar's accreditation and price; nothing about the name) is kept, and the next creates
-of that registrar in that TLD assume it and are one statement (`domain._CREATE_CHECKED`),
-which writes only if the database, as that statement sees it, still says what the kept row
-says and nothing holds, reserves or prices the name; otherwise it undoes itself and the
-create is handed to the flow (which reads the facts afresh), and the kept row is dropped.
-Nothing kept ever answers a command: it only saves a read that the statement repeats.
+of that registrar in that TLD assume it and are one statement
+(`domain_create._CREATE_CHECKED`), which writes only if the database, as that statement sees
+it, still says what the kept row says and nothing holds, reserves or prices the name;
+otherwise it undoes itself and the create is handed to the flow (which reads the facts
+afresh), and the kept row is dropped. Nothing kept ever answers a command: it only saves a
+read that the statement repeats.
 
 What the steps cannot do without a transaction of their own (a premium price, a TLD with
 explicit launch phases, a create whose write undid itself: 2302 after a race, 2104, a
-low-balance message) raises `domain.Handoff` before anything is written, and the session
-runs the create through its flow in the thread pool instead, as if this path did not exist
-(`tests/test_loopwrites.py` holds both paths to the same answers and rows).
+low-balance message) raises `domain_create.Handoff` before anything is written, and the
+session runs the create through its flow in the thread pool instead, as if this path did not
+exist (`tests/test_loopwrites.py` holds both paths to the same answers and rows).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from domreg.flows import domain
+from domreg.flows import domain, domain_create
 from domreg.flows.base import Context
 from domreg.model.errors import EppError
 from domreg.store.db import Database
@@ -50,14 +51,14 @@ class LoopWrites:
         self._facts: dict[tuple[str, int], Any] = {}  # (TLD label, registrar id) -> facts
 
     async def create(self, ctx: Context, cmd: domain.DomainCreate) -> domain.DomainCreated | None:
-        """The created domain, or None: run the create through `domain.create` (nothing was
-        written). `ctx.conn` is None. Raises the flow's EppErrors, and a statement's or a
+        """The created domain, or None: run the create through `domain_create.create` (nothing
+        was written). `ctx.conn` is None. Raises the flow's EppErrors, and a statement's or a
         broken connection's error, as the flow would."""
         key = (cmd.name.rpartition(".")[2].lower(), ctx.actor.id)
         assumed = self._facts.get(key)
         facts = None
         try:
-            steps = domain.create_steps(ctx, cmd, assumed)
+            steps = domain_create.create_steps(ctx, cmd, assumed)
             query, params = next(steps)
             while True:
                 try:
@@ -65,7 +66,7 @@ class LoopWrites:
                 except Exception as exc:
                     query, params = steps.throw(exc)
                 else:
-                    if query is domain.CREATE_FACTS:
+                    if query is domain_create.CREATE_FACTS:
                         facts = row
                     query, params = steps.send(row)
         except StopIteration as done:
@@ -78,7 +79,7 @@ class LoopWrites:
                 self._facts[key] = facts._replace(taken=None, reserved=None, premium=None)
             created: domain.DomainCreated = done.value
             return created
-        except domain.Handoff:
+        except domain_create.Handoff:
             self._handoff(key, assumed)
             return None
         except EppError:

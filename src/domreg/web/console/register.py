@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from domreg.flows import billing, domain, fees, webusers
+from domreg.flows import billing, domain, domain_create, fees, webusers
 from domreg.flows.base import Context, registry_actor
 from domreg.flows.lookup import tld_for
 from domreg.model.names import NameError_, parse_name
@@ -115,7 +115,12 @@ def routes(web: Web) -> list[BaseRoute]:
                 fee=fees.FeeStatement(amount, currency),
             )
             await web.act(
-                request, user, "domain.create", name, lambda ctx: domain.create(ctx, cmd), "name"
+                request,
+                user,
+                "domain.create",
+                name,
+                lambda ctx: domain_create.create(ctx, cmd),
+                "name",
             )
         except Problem as exc:
             handles = await web.read(lambda conn: queries.contact_handles(conn, rid))

@@ -1,5 +1,5 @@
 """PostgreSQL: `domreg_abort(reason)`, a function that raises (SQLSTATE DR001): how one
-statement undoes itself when what it wrote must not be committed (`domain.create`)
+statement undoes itself when what it wrote must not be committed (`domain_create.create`)
 
 Revision ID: 0012
 Revises: 0011
