@@ -280,6 +280,12 @@ async def test_epp_commands_count_in_the_reports_of_the_tlds_of_their_names(db, 
         )
     await ok(x, _check(("ns1.a.test", "ns1.b.com", "ns9.x.org"), "host"))
     await ok(x, f"<info><host:info {H}><host:name>ns1.a.test</host:name></host:info></info>")
+    await ok(
+        x,
+        f"<update><host:update {H}><host:name>ns1.a.test</host:name><host:add>"
+        '<host:addr ip="v4">192.0.2.9</host:addr></host:add></host:update></update>',
+    )
+    await ok(x, f"<delete><host:delete {H}><host:name>ns1.b.com</host:name></host:delete></delete>")
     metrics.flush(db)
 
     sc = t.service_counters
@@ -306,6 +312,7 @@ async def test_epp_commands_count_in_the_reports_of_the_tlds_of_their_names(db, 
             "srs-host-check": 1,
             "srs-host-create": 1,
             "srs-host-info": 1,
+            "srs-host-update": 1,
         },
         "com": {
             "srs-dom-check": 4,
@@ -313,6 +320,7 @@ async def test_epp_commands_count_in_the_reports_of_the_tlds_of_their_names(db, 
             "srs-dom-info": 2,
             "srs-host-check": 1,
             "srs-host-create": 1,
+            "srs-host-delete": 1,
         },
         "net": {},
     }
