@@ -2,7 +2,10 @@
 failed create, renews, a delete inside and one outside the add grace period, a restore, an
 approved and a rejected transfer, queries), plus RDAP and WHOIS counts through the metrics API
 about names in two TLDs and about none; every column of both reports is checked (the activity
-report for both TLDs), and the CSV files are written as ICANN reads them."""
+report for both TLDs), and the CSV files are written as ICANN reads them. Then EPP commands
+about names of two TLDs (and of none): each TLD's activity report counts its own commands and
+those of no TLD, a check of several TLDs once in each, and attempted-adds per registrar per
+TLD."""
 
 from __future__ import annotations
 
@@ -16,7 +19,21 @@ from domreg.clock import FixedClock
 from domreg.reports import monthly
 from domreg.store import schema as t
 from tests import support
-from tests.registry_data import RGP, D, delete, domain, host, login, ok, renew, transfer, update
+from tests.registry_data import (
+    RGP,
+    C,
+    D,
+    H,
+    contact,
+    delete,
+    domain,
+    host,
+    login,
+    ok,
+    renew,
+    transfer,
+    update,
+)
 
 MONTH_START = datetime(2027, 5, 1)
 
@@ -53,6 +70,7 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
                 t.registrars.update().where(t.registrars.c.clid == clid).values(iana_id=iana_id)
             )
     metrics.COUNTERS.take()  # counts of earlier tests in this process belong to their days
+    metrics.load_tlds(db)  # as `domreg serve` does when it starts (metrics.Flusher)
     x = await connect()
     await login(x, "ClientX", support.PASSWORDS["ClientX"])
     y = await connect()
@@ -96,7 +114,6 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
     await ok(x, transfer("reject", "a4.test", None))
     # Queries other services count through the metrics API (RDAP and WHOIS call it so), each
     # in the report of the TLD of the name it is about (test or com), or in every TLD's.
-    metrics.load_tlds(db)
     now = clock.now()
     for name, subject in (
         ("domain", "a1.test"),
@@ -187,10 +204,11 @@ async def test_a_month_of_known_activity_gives_every_column(db, connect, clock, 
         **srs,
         "rdap-queries": 2 + 1,  # a1.test, a4.test, and the entity lookup
     }
-    # The other TLD: its own RDAP and WHOIS queries and those about no TLD; the EPP commands
-    # carry no TLD yet (metrics.py), so it reports them too.
+    # The other TLD: its own RDAP and WHOIS queries and those about no TLD; every EPP command
+    # above was about a name under test, so none is in its report.
     assert other == {
         **activity,
+        **{c: 0 for c in monthly.SRS},
         "whois-43-queries": 2,
         "web-whois-queries": 2,
         "rdap-queries": 3 + 1,
@@ -216,3 +234,102 @@ def test_a_bad_month_or_tld_is_a_clear_error(db):
             monthly.transactions(conn, "test", "2027-13")
         with pytest.raises(monthly.ReportError, match="no TLD"):
             monthly.activity(conn, "nope", "2027-05")
+
+
+def _check(names: tuple[str, ...], kind: str = "domain") -> str:
+    ns = D if kind == "domain" else H
+    listed = "".join(f"<{kind}:name>{n}</{kind}:name>" for n in names)
+    return f"<check><{kind}:check {ns}>{listed}</{kind}:check></check>"
+
+
+TOKEN = (
+    '<allocationToken:allocationToken xmlns:allocationToken="'
+    'urn:ietf:params:xml:ns:allocationToken-1.0">no-such-token</allocationToken:allocationToken>'
+)
+
+
+async def test_epp_commands_count_in_the_reports_of_the_tlds_of_their_names(db, connect, clock):
+    metrics.COUNTERS.take()  # counts of earlier tests in this process belong to their days
+    metrics.load_tlds(db)  # test, com and net (as `domreg serve` does when it starts)
+    x = await connect()
+    await login(x, "ClientX", support.PASSWORDS["ClientX"])
+    y = await connect()
+    await login(y, "ClientY", support.PASSWORDS["ClientY"])
+    await ok(x, contact("cx1"))  # no TLD: in every TLD's report
+    await ok(x, f"<check><contact:check {C}><contact:id>cx1</contact:id></contact:check></check>")
+    for name in ("a.test", "a2.test", "b.com", "c.com"):
+        await ok(x, domain(name))
+    await ok(x, domain("a.test"), codes=(2302,))  # attempted: counted all the same
+    await ok(y, domain("d.com"))
+    reply = await y.command(domain("foo.org"))  # under no TLD of the registry
+    assert reply.code >= 2000, reply.raw
+    await ok(x, host("ns1.a.test", ("192.0.2.1", "v4")))
+    await ok(x, host("ns1.b.com", ("192.0.2.2", "v4")))
+    for names in (
+        ("x.test",),
+        ("y.com", "z.com"),  # two names of one TLD: once
+        ("w.com",),
+        ("m.test", "m.com", "n.com", "q.org"),  # test and com: once in each, not under ""
+        ("q.org",),  # no TLD of the registry: in every TLD's report
+    ):
+        await ok(x, _check(names))
+    await ok(x, _check(("t1.test", "t2.com")), extension=TOKEN)  # an extended check
+    for name in ("a.test", "b.com", "c.com"):
+        await ok(
+            x, f"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"
+        )
+    await ok(x, _check(("ns1.a.test", "ns1.b.com", "ns9.x.org"), "host"))
+    await ok(x, f"<info><host:info {H}><host:name>ns1.a.test</host:name></host:info></info>")
+    await ok(
+        x,
+        f"<update><host:update {H}><host:name>ns1.a.test</host:name><host:add>"
+        '<host:addr ip="v4">192.0.2.9</host:addr></host:add></host:update></update>',
+    )
+    await ok(x, f"<delete><host:delete {H}><host:name>ns1.b.com</host:name></host:delete></delete>")
+    metrics.flush(db)
+
+    sc = t.service_counters
+    with db.read() as conn:
+        checks = {
+            r.tld: r.count
+            for r in conn.execute(
+                sc.select().where(sc.c.service == "epp", sc.c.name == "domain:check")
+            )
+        }
+        activity = {tld: monthly.activity(conn, tld, "2027-05") for tld in ("test", "com", "net")}
+        adds = {
+            tld: {r["registrar-name"]: r["attempted-adds"] for r in rows}
+            for tld in ("test", "com", "net")
+            for rows in [monthly.transactions(conn, tld, "2027-05")]
+        }
+    assert checks == {"test": 3, "com": 4, "": 1}
+    no_tld = {"srs-dom-check": 1, "srs-dom-create": 1, "srs-cont-create": 1, "srs-cont-check": 1}
+    own = {
+        "test": {
+            "srs-dom-check": 3,
+            "srs-dom-create": 3,
+            "srs-dom-info": 1,
+            "srs-host-check": 1,
+            "srs-host-create": 1,
+            "srs-host-info": 1,
+            "srs-host-update": 1,
+        },
+        "com": {
+            "srs-dom-check": 4,
+            "srs-dom-create": 3,
+            "srs-dom-info": 2,
+            "srs-host-check": 1,
+            "srs-host-create": 1,
+            "srs-host-delete": 1,
+        },
+        "net": {},
+    }
+    for tld, counted in own.items():
+        srs = {c: counted.get(c, 0) + no_tld.get(c, 0) for c in monthly.SRS}
+        assert {c: activity[tld][c] for c in monthly.SRS} == srs, tld
+    # Y's create of foo.org names no TLD of the registry: an attempt in every TLD's report.
+    assert adds == {
+        "test": {"ClientX Inc.": 3, "ClientY Inc.": 1, "ClientZ Inc.": 0, "Totals": 4},
+        "com": {"ClientX Inc.": 2, "ClientY Inc.": 2, "ClientZ Inc.": 0, "Totals": 4},
+        "net": {"ClientX Inc.": 0, "ClientY Inc.": 1, "ClientZ Inc.": 0, "Totals": 1},
+    }

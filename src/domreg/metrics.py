@@ -6,18 +6,38 @@ Counting is one dictionary increment in memory (`count(service, name)`, no I/O, 
 contention worth the name); `Counters.flush(db)` adds what was counted to `service_counters`
 (day, service, name, tld) in one transaction.
 
-RDAP and WHOIS queries are counted per TLD: `count(service, name, at, subject)` attributes a
-query about a domain or name server name (`subject`; a search pattern such as `ex*.test`
-too) to the registry's TLD that name is under (the longest match), found in `TLDS`, the
-registry's TLD names, which every flush reads again (`load_tlds` at start-up). A query that
-is about no TLD of the registry (registrar and entity lookups, help, entity and IP searches,
-names under other TLDs) is counted with tld "" and the activity report of every TLD includes
-it: each TLD's RDAP and WHOIS service answered it. EPP, DNS and zone file access counts carry
-no TLD ("") for now. `domreg serve` flushes every
-`metrics_flush_interval` seconds and once more on shutdown (`Flusher`); several worker
-processes each add their own counts. Counts not yet flushed when a process is killed
-(SIGKILL) are lost: at most a few seconds of query counts, never a transform (those are
-counted from the history).
+Counts carry the TLD they are about, for the report of that TLD: `tld_of` gives the registry's
+TLD a domain or name server name (a search pattern such as `ex*.test` too) is under (the
+longest match), found in `TLDS`, the registry's TLD names, which every flush reads again
+(`load_tlds` at start-up). What is about no TLD of the registry is counted with tld "" and the
+activity report of every TLD includes it: each TLD's service answered it.
+
+- RDAP and WHOIS: `count(service, name, at, subject)` with the name queried (`subject`); none
+  for registrar and entity lookups, help, entity and IP searches, names under other TLDs.
+- EPP: `epp_command(name, clid, at, subject)` from `epp/session.py`, with the name(s) the
+  session already has from the parsed command (`session.command_subject`; never parsed
+  again): a domain or host command counts under the TLD of its name (a host's: the TLD it is
+  under, as "ns1.example.test" is under "test"; an update that renames a host: its current
+  name); contact commands, login, logout, hello and poll under none. A domain:check or
+  host:check naming several names counts once in each distinct TLD its names are under, and
+  once under none only if none of them is under a TLD of the registry (a name outside the
+  registry's TLDs beside one inside adds no count): ICANN's srs-dom-check is the number of
+  check *requests* each TLD's SRS responded to, so a request about names of two TLDs is one
+  request of each (counting it under its first name's TLD only would leave it out of the
+  other TLD's report), and never more than one of any TLD's report, however many of its names
+  it carries (the report adds the "" counts to every TLD's, so counting the same command
+  under a TLD and under "" would count it twice there). ICANN's attempted-adds (`EPP_ADDS`,
+  name the registrar's clid) is counted per TLD the same way, from the create's name. Frames
+  that cannot be parsed are not counted (they are no command).
+- DNS and zone file access: domreg counts none. Knot DNS answers the queries (domreg has no
+  per-zone statistics from it) and domreg has no zone file access service, so the activity
+  report's dns-* and zfa-passwords columns are 0; a source for them would know its zone,
+  which is the TLD, and count with `COUNTERS.count(DNS, "udp-received", at, n, tld=zone)`.
+
+`domreg serve` flushes every `metrics_flush_interval` seconds and once more on shutdown
+(`Flusher`); several worker processes each add their own counts. Counts not yet flushed when a
+process is killed (SIGKILL) are lost: at most a few seconds of query counts, never a transform
+(those are counted from the history).
 
 RDAP and WHOIS count with one line each::
 
@@ -32,6 +52,7 @@ import contextlib
 import logging
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
@@ -146,12 +167,46 @@ def count(
     COUNTERS.count(service, name, at, tld=tld_of(subject))
 
 
-def epp_command(name: str, clid: str | None, at: datetime) -> None:
-    """Count one EPP command (e.g. "domain:info", "login"); attempted domain creates are also
-    counted per registrar."""
-    COUNTERS.count(EPP, name, at)
+def epp_command(
+    name: str, clid: str | None, at: datetime, subject: str | Sequence[str] | None = None
+) -> None:
+    """Count one EPP command (e.g. "domain:info", "login") about `subject`, the domain or host
+    name of a domain or host command, the names of a check, None for the others: under the
+    TLD of the name, a check once in each distinct TLD of its names (see the module's
+    docstring). Attempted domain creates are also counted per registrar and TLD. About a
+    microsecond: a few string operations per name (`tld_of`); for one name nothing allocated
+    beyond the counter's key."""
+    if subject is not None and type(subject) is not str:
+        if len(subject) != 1:
+            _count_names(name, at, subject)
+            return
+        subject = subject[0]  # the usual check: of one name
+    tld = tld_of(subject)
+    COUNTERS.count(EPP, name, at, tld=tld)
     if name == "domain:create" and clid:
-        COUNTERS.count(EPP_ADDS, clid, at)
+        COUNTERS.count(EPP_ADDS, clid, at, tld=tld)
+
+
+def _count_names(name: str, at: datetime, names: Sequence[str]) -> None:
+    """Count a command about several names once in each distinct TLD of `names`, or once
+    under none if none of them is under a TLD of the registry."""
+    first = ""  # the TLD counted first; `others` the further ones (a check of several TLDs)
+    others: set[str] | None = None
+    for each in names:
+        tld = tld_of(each)
+        if not tld or tld == first:
+            continue
+        if not first:
+            first = tld
+        elif others is None:
+            others = {tld}
+        elif tld in others:
+            continue
+        else:
+            others.add(tld)
+        COUNTERS.count(EPP, name, at, tld=tld)
+    if not first:  # no name under a TLD of the registry: in every TLD's report
+        COUNTERS.count(EPP, name, at)
 
 
 def flush(db: Database) -> int:

@@ -5,14 +5,15 @@ server must close the connection afterwards; `handle_now(frame)` is the same run
 in one call, for a database whose work never suspends (SQLite), so the transport can answer
 from its data callback. A frame is parsed by `fastpath` when it is a plain domain:check,
 domain:info or domain:create (the codec's `Frame` without lxml or the XSD), else by
-`codec.parse_frame`; from there every command takes the same dispatch: metrics, login
-state, the objURIs announced at login, the flow, rendering. Database work runs through
-`Database.run`, one transaction per command, with one `now` from the registry clock (for a
-read, the one the command was counted at); on PostgreSQL the plain domain check and info are
-read from the event loop instead, in batches (`Registry.loop_reads`, `flows/loopreads.py`),
-and on SQLite the plain domain check runs its statement on the driver directly
-(`Registry.inline_checks`, `flows/inlinechecks.py`); both are rendered the same way. On
-PostgreSQL a domain:create with nothing to link is run from the event loop
+`codec.parse_frame`; from there every command takes the same dispatch: metrics (in the TLD
+of the names the typed command holds, `command_subject`; the plain check with the names it
+extracted), login state, the objURIs announced at login, the flow, rendering. Database work
+runs through `Database.run`, one transaction per command, with one `now` from the registry
+clock (for a read, the one the command was counted at); on PostgreSQL the plain domain check
+and info are read from the event loop instead, in batches (`Registry.loop_reads`,
+`flows/loopreads.py`), and on SQLite the plain domain check runs its statement on the driver
+directly (`Registry.inline_checks`, `flows/inlinechecks.py`); both are rendered the same
+way. On PostgreSQL a domain:create with nothing to link is run from the event loop
 (`Registry.loop_writes`, `flows/loopwrites.py`), or by its flow when it needs more.
 Extension parts of a response come from the extension modules (`extensions.respond`): only
 those the client announced at login go into `<extension>`, the others into `<extValue>`
@@ -231,6 +232,25 @@ def command_name(cmd: Any) -> str:
     return "logout" if isinstance(cmd, codec.LogoutCmd) else "hello"
 
 
+def command_subject(cmd: Any) -> Any:
+    """What an EPP command is counted about (`metrics.epp_command`), taken from the typed
+    command the session already has: the domain or host name of a domain or host command (an
+    info's, a create's, an update's current one...), the list or tuple of names of a check;
+    None for contact commands, login, logout, hello and poll (no TLD). A few type checks: it
+    runs on every command."""
+    if type(cmd) is not codec.ObjectCmd or cmd.object == "contact":
+        return None
+    data = cmd.data
+    kind = type(data)
+    if kind is list or kind is str:  # a plain check's names; a delete's, host info's name
+        return data
+    if kind is dict:  # domain info
+        return data.get("name")
+    if kind is checks.DomainCheck:  # an extended check (fee, allocation token, launch)
+        return data.names
+    return getattr(data, "name", None)  # DomainCreate, DomainUpdate, HostCreate...
+
+
 def _failed(svtrid: str, cltrid: str | None, exc: BaseException | None = None) -> bytes:
     """The 2400 of a command that failed in the server (logged with its svTRID), with the
     exception being handled or `exc`."""
@@ -319,16 +339,17 @@ class Session:
             return None
         return check
 
-    def _count_check(self) -> tuple[str, datetime]:
-        """The svTRID and `now` of a plain check, counted as `handle` counts it."""
+    def _count_check(self, names: list[str]) -> tuple[str, datetime]:
+        """The svTRID and `now` of a plain check of `names`, counted as `handle` counts it
+        (in the TLDs of its names)."""
         assert self.actor is not None
         registry = self.registry
         svtrid, now = registry.svtrids.next(), registry.clock.now()
-        metrics.epp_command("domain:check", self.actor.clid, now)
+        metrics.epp_command("domain:check", self.actor.clid, now, names)
         return svtrid, now
 
     def _check_now(self, inline: InlineChecks, names: list[str], cltrid: str | None) -> bytes:
-        svtrid, _ = self._count_check()
+        svtrid, _ = self._count_check(names)
         try:
             items: list[domain.CheckItem] | BaseException = inline.check(names)
         except Exception as exc:
@@ -336,7 +357,7 @@ class Session:
         return _check_response(svtrid, cltrid, items)
 
     async def _check_loop(self, reads: LoopReads, names: list[str], cltrid: str | None) -> bytes:
-        svtrid, _ = self._count_check()
+        svtrid, _ = self._count_check(names)
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         reads.check(
             names, functools.partial(_answer_check, functools.partial(settle, fut), svtrid, cltrid)
@@ -354,7 +375,7 @@ class Session:
         if reads is None or (check := self._plain_check(data)) is None:
             return False
         names, cltrid = check
-        svtrid, _ = self._count_check()
+        svtrid, _ = self._count_check(names)
         reads.check(names, functools.partial(_answer_check, answered, svtrid, cltrid))
         return True
 
@@ -381,7 +402,7 @@ class Session:
         cmd = frame.command
         clid = self.actor.clid if self.actor else None
         now = self.registry.clock.now()
-        metrics.epp_command(command_name(cmd), clid, now)
+        metrics.epp_command(command_name(cmd), clid, now, command_subject(cmd))
         try:
             if isinstance(cmd, codec.Hello):
                 return self.registry.greeting(), False

@@ -16,20 +16,27 @@ Transactions report (one row per registrar accredited for the TLD, then "Totals"
 - restored-domains: restore reports accepted; restored-noreport: restores that lapsed for want
   of a report;
 - transfer-disputed-*, agp-*: 0 (domreg has no transfer dispute or AGP exemption process);
-- attempted-adds: domain create commands received from the registrar (query counters;
-  registry-wide, not per TLD).
+- attempted-adds: domain create commands received from the registrar (query counters,
+  `metrics.EPP_ADDS`), for a name under the TLD, plus those for names under no TLD of the
+  registry (counted with tld "", as the activity report counts them).
 
 Activity report (one row): operational registrars, and the counters: zone file access
 passwords, WHOIS port 43 / web / searchable queries, DNS queries, every EPP command by type
 (srs-*: every command received, successful or not) and RDAP queries. A TLD's report counts
-the rows of `service_counters` of that TLD and those of no TLD (tld ""). RDAP and WHOIS
-queries are counted per TLD (`metrics.tld_of`): a domain or name server lookup, or a search
-by name pattern, counts in the report of the TLD of its name; the queries about no TLD of the
-registry (registrar and entity lookups, help, entity searches, names under other TLDs) count
-in every TLD's report, since each TLD's RDAP and WHOIS service answered them (ICANN's
-specification text is not in the reference set; this is the rule domreg chose). EPP, DNS and
-zone file access counters carry no TLD yet, so a registry of several TLDs reports the same
-counts of those for each.
+the rows of `service_counters` of that TLD and those of no TLD (tld ""); `metrics` says what
+carries which TLD. RDAP and WHOIS queries are counted per TLD (`metrics.tld_of`): a domain or
+name server lookup, or a search by name pattern, counts in the report of the TLD of its name;
+the queries about no TLD of the registry (registrar and entity lookups, help, entity
+searches, names under other TLDs) count in every TLD's report, since each TLD's RDAP and
+WHOIS service answered them (ICANN's specification text is not in the reference set; this is
+the rule domreg chose). EPP commands likewise: a domain or host command counts in the report
+of the TLD of its name (a name server's: the TLD it is under), a check of names of several
+TLDs once in each of those TLDs' reports (one check request of each TLD's SRS), contact
+commands (and names under no TLD of the registry) in every TLD's report. Counts flushed
+before EPP commands carried a TLD are all of no TLD, so the reports of such months give every
+TLD the registry-wide EPP counts. DNS queries and zone file access passwords are counted by
+nothing in domreg (Knot DNS answers the queries; there is no zone file access service), so
+those columns are 0.
 """
 
 from __future__ import annotations
@@ -203,7 +210,7 @@ def transactions(conn: Connection, tld: str, month: str) -> list[dict[str, Any]]
         if years in YEARS:
             counts[rid][f"{kinds[kind]}-{years}-yr"] -= n
     _from_history(conn, row_tld.name, start, end, counts)
-    # Attempted adds: create commands received (query counters, by registrar clid).
+    # Attempted adds: create commands received (query counters, by registrar clid and TLD).
     by_clid = {r.clid: r.id for r in regs}
     sc = t.service_counters
     for clid, n in conn.execute(

@@ -498,7 +498,7 @@ service_counters = Table(
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
     Column("service", String(16), primary_key=True),  # epp, rdap, whois, zfa...
     Column("name", String(64), primary_key=True),  # e.g. domain:check, login, lookup
-    # The TLD the query was about (RDAP, WHOIS); "" for none (see metrics.py).
+    # The TLD the query or command was about (RDAP, WHOIS, EPP); "" for none (see metrics.py).
     Column("tld", String(63), primary_key=True, server_default=""),
     Column("count", BigInteger, nullable=False, server_default="0"),
 )
