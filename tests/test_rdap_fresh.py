@@ -3,6 +3,7 @@ serves what the database no longer holds), on each backend."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -132,6 +133,18 @@ def test_a_writer_in_progress_is_in_the_version_until_it_ends(db: Database) -> N
     with db.read() as reader:
         after = query.version(reader)
     assert not after.covers(during)
+
+
+def test_the_shared_version_reader_reads_under_each_event_loop_it_is_used_from(
+    db: Database,
+) -> None:
+    """A reader used from one `asyncio.run` and then another (a closed loop behind it) reads
+    again on a connection of the new loop, instead of waiting for ever on the old one."""
+    versions = query.DataVersion(db)
+    first = asyncio.run(versions.acurrent())
+    second = asyncio.run(versions.acurrent())
+    assert second.covers(first)
+    asyncio.run(versions.aclose())
 
 
 async def test_the_shared_version_reader_sees_a_writer_until_it_ends(db: Database) -> None:

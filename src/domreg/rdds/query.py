@@ -730,7 +730,7 @@ class DataVersion:
         """Start a read for the callers queued so far (nothing is running)."""
         self._pending, self._queued = self._queued, None
         conn = self._conn
-        if conn is None or conn.broken:
+        if conn is None or not conn.usable():
             self._task = asyncio.ensure_future(self._slow())
             return
         conn.send(lambda pg: pg.send_query_prepared(self._GENERATION, None), self._read)
@@ -758,7 +758,7 @@ class DataVersion:
         """Connect if needed, and read what the prepared statement alone cannot tell."""
         try:
             conn = self._conn
-            if conn is None or conn.broken:
+            if conn is None or not conn.usable():
                 self._last = None
                 url = self.db.engine.url.set(drivername="postgresql")
                 conn = self._conn = await LoopConnection.open(

@@ -145,7 +145,7 @@ class LoopBatches(Generic[I, R]):
         if self._flight is not None or not self._queued or self._connecting is not None:
             return
         conn = self._conn
-        if conn is None or conn.broken:  # never opened, or closed since (by the server)
+        if conn is None or not conn.usable():  # never opened, or closed since
             self._conn = None
             self._connecting = asyncio.ensure_future(self._connect())
             return
@@ -268,10 +268,11 @@ class LoopConnection:
         self.fd = self.pgconn.socket
         self.prepared: set[bytes] = set()  # statements prepared on it (for its users)
         self.broken = False
+        self.loop = asyncio.get_running_loop()  # the loop watching its socket
         self._done: _Results | None = None  # waiting for the results of what was sent
         self._results: list[Any] = []
         self.pgconn.nonblocking = 1
-        asyncio.get_running_loop().add_reader(self.fd, self._readable)
+        self.loop.add_reader(self.fd, self._readable)
 
     @classmethod
     async def open(cls, url: str, *setup: str) -> LoopConnection:
@@ -287,6 +288,14 @@ class LoopConnection:
             raise
         return cls(conn)
 
+    def usable(self) -> bool:
+        """Whether statements may be sent on it: not broken, and watched by the running
+        event loop (one opened under another loop, as a test's `asyncio.run` makes, is
+        closed: nothing would read its results)."""
+        if not self.broken and self.loop is not asyncio.get_running_loop():
+            self.close()
+        return not self.broken
+
     def send(self, send: Callable[[Any], None], done: _Results) -> None:
         """Call `send` with the libpq connection (one of its send calls), then `done` with
         the results, from the loop's callback that read them; the rest of what was sent is
@@ -299,7 +308,7 @@ class LoopConnection:
         try:
             send(self.pgconn)
             if self.pgconn.flush() != 0:
-                asyncio.get_running_loop().add_writer(self.fd, self._writable)
+                self.loop.add_writer(self.fd, self._writable)
         except Exception as exc:
             self._fail(exc)
 
@@ -332,7 +341,7 @@ class LoopConnection:
     def _writable(self) -> None:
         try:
             if self.pgconn.flush() == 0:
-                asyncio.get_running_loop().remove_writer(self.fd)
+                self.loop.remove_writer(self.fd)
         except Exception as exc:
             self._fail(exc)
 
@@ -369,9 +378,9 @@ class LoopConnection:
         if self.broken:
             return
         self.broken = True
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self.fd)
-        loop.remove_writer(self.fd)
+        with contextlib.suppress(Exception):  # its loop may be closed already
+            self.loop.remove_reader(self.fd)
+            self.loop.remove_writer(self.fd)
         with contextlib.suppress(Exception):
             self.pgconn.finish()
 
@@ -448,7 +457,7 @@ class LoopStatements:
             raise RuntimeError("LoopStatements is closed")
         while self._idle:
             conn = self._idle.pop()
-            if not conn.broken:
+            if conn.usable():
                 return conn
             self._open -= 1
         if self._open < self.size:
