@@ -4,12 +4,13 @@ serves what the database no longer holds), on each backend."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from domreg import metrics
 from domreg.clock import Clock
@@ -145,6 +146,34 @@ def test_the_shared_version_reader_reads_under_each_event_loop_it_is_used_from(
     second = asyncio.run(versions.acurrent())
     assert second.covers(first)
     asyncio.run(versions.aclose())
+
+
+async def test_a_version_reader_dropped_without_closing_closes_its_connection(
+    db: Database,
+) -> None:
+    """The event loop does not keep a dropped reader's connection open (it watches the
+    socket through a weak reference): collected, the connection is closed."""
+    versions = query.DataVersion(db)
+    await versions.acurrent()
+    conn = versions._conn
+    if conn is None:  # SQLite: no connection of its own to close
+        versions.close()
+        return
+    pid = conn.pgconn.backend_pid
+    del versions, conn
+    gc.collect()
+    for _ in range(100):
+        with db.read() as reader:
+            alive = reader.execute(
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("pid = :pid")),
+                {"pid": pid},
+            ).scalar()
+        if not alive:
+            break
+        await asyncio.sleep(0.02)
+    assert not alive
 
 
 async def test_the_shared_version_reader_sees_a_writer_until_it_ends(db: Database) -> None:

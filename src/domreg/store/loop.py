@@ -34,6 +34,7 @@ import collections
 import contextlib
 import functools
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -272,7 +273,11 @@ class LoopConnection:
         self._done: _Results | None = None  # waiting for the results of what was sent
         self._results: list[Any] = []
         self.pgconn.nonblocking = 1
-        self.loop.add_reader(self.fd, self._readable)
+        # The loop holds the connection weakly: one its owner drops (without closing it) is
+        # closed when it is collected, its socket no longer watched.
+        self._ref = weakref.ref(self)
+        self._forget = weakref.finalize(self, _forget, self.loop, self.fd, self.pgconn)
+        self.loop.add_reader(self.fd, _on_readable, self._ref)
 
     @classmethod
     async def open(cls, url: str, *setup: str) -> LoopConnection:
@@ -308,7 +313,7 @@ class LoopConnection:
         try:
             send(self.pgconn)
             if self.pgconn.flush() != 0:
-                self.loop.add_writer(self.fd, self._writable)
+                self.loop.add_writer(self.fd, _on_writable, self._ref)
         except Exception as exc:
             self._fail(exc)
 
@@ -378,11 +383,28 @@ class LoopConnection:
         if self.broken:
             return
         self.broken = True
-        with contextlib.suppress(Exception):  # its loop may be closed already
-            self.loop.remove_reader(self.fd)
-            self.loop.remove_writer(self.fd)
-        with contextlib.suppress(Exception):
-            self.pgconn.finish()
+        self._forget()
+
+
+def _on_readable(ref: weakref.ref[LoopConnection]) -> None:
+    conn = ref()
+    if conn is not None:
+        conn._readable()
+
+
+def _on_writable(ref: weakref.ref[LoopConnection]) -> None:
+    conn = ref()
+    if conn is not None:
+        conn._writable()
+
+
+def _forget(loop: asyncio.AbstractEventLoop, fd: int, pgconn: Any) -> None:
+    """A `LoopConnection` closed, or collected: its socket no longer watched, it closed."""
+    with contextlib.suppress(Exception):  # its loop may be closed already
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+    with contextlib.suppress(Exception):
+        pgconn.finish()
 
 
 async def _first(conn: LoopConnection, name: bytes, sql: str, args: list[Any]) -> Any:
