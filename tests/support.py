@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -236,53 +237,54 @@ def fund(db: Database, now: datetime, registrar_ids: list[int], amount: int = FU
 
 
 def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports free now (all held open while they are picked, so never one twice;
+    another process may still take one before it is used: `served` retries)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 @contextmanager
 def served(
     database_url: str, data_dir: Path, workers: int = 2, **settings: str
 ) -> Iterator[dict[str, str]]:
-    """Run `domreg serve` as a separate process tree (as production does); yields its env."""
-    import subprocess
+    """Run `domreg serve` as a separate process tree (as production does); yields its env.
+    Started again on other ports if one was taken meanwhile (the ports are picked free, and
+    another process may bind one before the server does)."""
     import sys
-    import time
 
-    env = dict(os.environ)
-    env.update(
-        DOMREG_DATA_DIR=str(data_dir),
-        DOMREG_DATABASE_URL=database_url,
-        DOMREG_EPP_PORT=str(free_port()),
-        DOMREG_HTTP_PORT=str(free_port()),
-        DOMREG_WHOIS_PORT=str(free_port()),
-        DOMREG_WORKERS=str(workers),
-        DOMREG_LOG_LEVEL="WARNING",
-        **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
-    )
     cli = [sys.executable, "-m", "domreg"]
-    subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen(
-        [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    port = int(env["DOMREG_EPP_PORT"])
-    import socket
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    for attempt in range(3):
+        epp, http, whois = free_ports(3)
+        env = dict(os.environ)
+        env.update(
+            DOMREG_DATA_DIR=str(data_dir),
+            DOMREG_DATABASE_URL=database_url,
+            DOMREG_EPP_PORT=str(epp),
+            DOMREG_HTTP_PORT=str(http),
+            DOMREG_WHOIS_PORT=str(whois),
+            DOMREG_WORKERS=str(workers),
+            DOMREG_LOG_LEVEL="WARNING",
+            **{f"DOMREG_{k.upper()}": v for k, v in {"dns_mode": "off", **settings}.items()},
+        )
+        if attempt == 0:
+            subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
+        proc = subprocess.Popen(
+            [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        failed = _wait_listening(proc, epp)
+        if failed is None:
             break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(
-                    f"domreg serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-                ) from None
-            time.sleep(0.1)
+        if "Address already in use" not in failed or attempt == 2:
+            raise RuntimeError(f"domreg serve did not start: {failed}")
     try:
         yield env
     finally:
@@ -292,3 +294,22 @@ def served(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int) -> str | None:
+    """Wait until `domreg serve` (`proc`) accepts EPP connections on `port`: None, or what
+    it wrote to stderr when it ended (or was killed after 30 s) without listening."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return None
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                return proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.1)
