@@ -200,21 +200,30 @@ def checked(raw: str, row: Any) -> CheckItem:
     return CheckItem(raw, True)
 
 
+def taken_column() -> Any:
+    """The id of the live domain named `:name`, or NULL (column "taken")."""
+    d = t.domains
+    return (
+        select(d.c.id)
+        .where(d.c.name == bindparam("name"), d.c.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("taken")
+    )
+
+
+def reserved_column() -> Any:
+    """Why label `:label` is reserved under the selected TLD, or NULL (column "reserved")."""
+    r = t.reserved_names
+    return (
+        select(r.c.reason)
+        .where(r.c.tld_id == t.tlds.c.id, r.c.label == bindparam("label"))
+        .scalar_subquery()
+        .label("reserved")
+    )
+
+
 CHECK_QUERY = Query(
-    select(
-        t.tlds.c.id,
-        select(t.domains.c.id)
-        .where(t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None))
-        .scalar_subquery()
-        .label("taken"),
-        select(t.reserved_names.c.reason)
-        .where(
-            t.reserved_names.c.tld_id == t.tlds.c.id,
-            t.reserved_names.c.label == bindparam("label"),
-        )
-        .scalar_subquery()
-        .label("reserved"),
-    ).where(t.tlds.c.name == bindparam("tld"))
+    select(t.tlds.c.id, taken_column(), reserved_column()).where(t.tlds.c.name == bindparam("tld"))
 )
 
 

@@ -61,7 +61,9 @@ from domreg.flows.domain import (
     DomainCreated,
     check_contacts,
     period_years,
+    reserved_column,
     snapshot,
+    taken_column,
 )
 from domreg.flows.lookup import (
     Tld,
@@ -567,17 +569,8 @@ _CREATE_FACTS = Query(
         )
         .scalar_subquery()
         .label("accredited"),
-        select(t.domains.c.id)
-        .where(t.domains.c.name == bindparam("name"), t.domains.c.deleted_at.is_(None))
-        .scalar_subquery()
-        .label("taken"),
-        select(t.reserved_names.c.reason)
-        .where(
-            t.reserved_names.c.tld_id == _tlds.c.id,
-            t.reserved_names.c.label == bindparam("label"),
-        )
-        .scalar_subquery()
-        .label("reserved"),
+        taken_column(),
+        reserved_column(),
         select(t.premium_names.c.label)
         .where(
             t.premium_names.c.tld_id == _tlds.c.id,
