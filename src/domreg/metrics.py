@@ -190,23 +190,10 @@ def epp_command(
 def _count_names(name: str, at: datetime, names: Sequence[str]) -> None:
     """Count a command about several names once in each distinct TLD of `names`, or once
     under none if none of them is under a TLD of the registry."""
-    first = ""  # the TLD counted first; `others` the further ones (a check of several TLDs)
-    others: set[str] | None = None
-    for each in names:
-        tld = tld_of(each)
-        if not tld or tld == first:
-            continue
-        if not first:
-            first = tld
-        elif others is None:
-            others = {tld}
-        elif tld in others:
-            continue
-        else:
-            others.add(tld)
+    tlds = {tld_of(each) for each in names}
+    tlds.discard("")
+    for tld in tlds or ("",):
         COUNTERS.count(EPP, name, at, tld=tld)
-    if not first:  # no name under a TLD of the registry: in every TLD's report
-        COUNTERS.count(EPP, name, at)
 
 
 def flush(db: Database) -> int:
