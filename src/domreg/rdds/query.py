@@ -32,7 +32,7 @@ from domreg.flows.base import statuses_of
 from domreg.model import statuses as st
 from domreg.store import schema as t
 from domreg.store.db import Database, Query
-from domreg.store.loop import LoopConnection
+from domreg.store.loop import LoopConnection, rows_result
 
 
 @dataclass(frozen=True, slots=True)
@@ -650,14 +650,12 @@ def version(conn: Connection) -> Version:
 
 
 _SERIALS = itertools.count(1)
-_TUPLES_OK = 2  # libpq PGRES_TUPLES_OK
 
 
 async def _value(conn: LoopConnection, sql: str) -> Any:
     """The one value of a one-row statement, read on `conn`."""
-    (result,) = await conn.results(lambda pg: pg.send_query_params(sql.encode(), None))
-    conn.raise_unless(result, _TUPLES_OK)
-    return conn.rows(result)[0][0]
+    results = await conn.results(lambda pg: pg.send_query_params(sql.encode(), None))
+    return conn.rows(rows_result(results, sql))[0][0]
 
 
 class DataVersion:
@@ -738,12 +736,7 @@ class DataVersion:
     def _read(self, results: list[Any] | BaseException) -> None:
         """The prepared statement's results (`LoopConnection.send`)."""
         try:
-            if isinstance(results, BaseException):
-                raise results
-            result = results[0] if results else None
-            if result is None or result.status != _TUPLES_OK:
-                message = result.error_message.decode(errors="replace") if result else "none"
-                raise OSError(f"the version query failed: {message}")
+            result = rows_result(results, "the version query")
             generation = int(result.get_value(0, 0))
         except Exception as exc:
             self._fail(exc)

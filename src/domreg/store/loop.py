@@ -82,6 +82,19 @@ def text_array(values: Sequence[str | int | None]) -> bytes:
     return ("{" + ",".join(out) + "}").encode()
 
 
+def rows_result(results: list[Any] | BaseException, what: str) -> Any:
+    """The result of a statement that returns rows, from what `LoopConnection.send` gave
+    its callback: the exception of a connection that broke is raised, and a statement that
+    failed is an OSError with the server's message."""
+    if isinstance(results, BaseException):
+        raise results
+    result = results[0] if results else None
+    if result is None or result.status != _TUPLES_OK:
+        message = result.error_message.decode(errors="replace") if result else "none"
+        raise OSError(f"{what} failed: {message}")
+    return result
+
+
 #: What is called with a request's answer (or the exception it fails with).
 _Answered = Callable[[R | BaseException], None]
 
@@ -189,12 +202,7 @@ class LoopBatches(Generic[I, R]):
         """The execution's results (`LoopConnection.send`): one answer per request."""
         conn = self._conn
         try:
-            if isinstance(results, BaseException):
-                raise results
-            result = results[0] if results else None
-            if result is None or result.status != _TUPLES_OK:
-                message = result.error_message.decode(errors="replace") if result else "none"
-                raise OSError(f"{self.spec.name.decode()} failed: {message}")
+            result = rows_result(results, self.spec.name.decode())
             assert conn is not None
             rows = conn.rows(result)
         except Exception as exc:
