@@ -199,9 +199,9 @@ class Connection(asyncio.Protocol):
         # them where the database's work never suspends (SQLite), the plain checks where
         # they are read from the event loop (PostgreSQL's `Registry.loop_reads`).
         registry = server.registry
-        self._now = server.answer_inline and registry.db.inline
-        self._soon = server.answer_inline and not self._now and registry.loop_reads is not None
-        self._inline = self._now or self._soon
+        every = server.answer_inline and registry.db.inline
+        self._soon = server.answer_inline and not every and registry.loop_reads is not None
+        self._inline = every or self._soon
         self._ending = False  # the session ended in `_answer_now`: the task closes the connection
         self._queued = False  # waiting in `EppServer._ready` to be answered inline
         self._awaiting = False  # a check taken by `_answer_now` is being read (`_checked`)
